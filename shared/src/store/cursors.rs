@@ -1,0 +1,54 @@
+//! Sync cursors (`integrating_entity_status`): how far a step has read, per tenant and entity
+//! type. Written only inside the transaction that records the outcomes before them.
+
+use super::StoreError;
+use crate::ids::IntegrationSystemId;
+use chrono::NaiveDateTime;
+use sqlx::PgConnection;
+
+/// A cursor: a number (page or id) or a time, as the original stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursor {
+    pub numeric: Option<i32>,
+    pub date_time: Option<NaiveDateTime>,
+}
+
+pub async fn load(
+    conn: &mut PgConnection,
+    tenant: IntegrationSystemId,
+    entity_type: &str,
+) -> Result<Option<Cursor>, StoreError> {
+    let row: Option<(Option<i32>, Option<NaiveDateTime>)> = sqlx::query_as(
+        "SELECT read_upto_numeric, read_upto_date_time FROM integrating_entity_status
+          WHERE integration_system_id = $1 AND entity_type = $2",
+    )
+    .bind(tenant)
+    .bind(entity_type)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(numeric, date_time)| Cursor { numeric, date_time }))
+}
+
+/// Saves the cursor; call it in the transaction that records the outcomes it moves past.
+pub async fn save(
+    conn: &mut PgConnection,
+    tenant: IntegrationSystemId,
+    entity_type: &str,
+    cursor: Cursor,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO integrating_entity_status
+                (entity_type, read_upto_numeric, read_upto_date_time, integration_system_id, uuid)
+         VALUES ($1, $2, $3, $4, gen_random_uuid()::text)
+         ON CONFLICT (entity_type, integration_system_id) DO UPDATE
+            SET read_upto_numeric = EXCLUDED.read_upto_numeric,
+                read_upto_date_time = EXCLUDED.read_upto_date_time",
+    )
+    .bind(entity_type)
+    .bind(cursor.numeric)
+    .bind(cursor.date_time)
+    .bind(tenant)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
