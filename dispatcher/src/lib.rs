@@ -186,11 +186,8 @@ impl Dispatcher {
 
         shutdown.cancelled().await;
         stop_leader.cancel();
-        match leader_task.await {
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "could not release the leadership; a standby takes over when the lease expires")
-            }
-            Ok(Ok(())) | Err(_) => {}
+        if let Ok(Err(error)) = leader_task.await {
+            tracing::warn!(%error, "could not release the leadership; a standby takes over when the lease expires");
         }
         tracker.wait().await;
         tracing::info!(dispatcher = %c.id, "dispatcher stopped");

@@ -106,9 +106,9 @@ impl Scheduler {
         let mut report = TickReport::default();
         for (key, tick) in due {
             match self.fire(&key, tick).await? {
-                Fired::Created(job) => report.fired.push((key.clone(), job)),
-                Fired::SkippedOverlap => report.skipped.push(key.clone()),
-                Fired::AlreadyFired => {}
+                TickResult::Created(job) => report.fired.push((key.clone(), job)),
+                TickResult::SkippedOverlap => report.skipped.push(key.clone()),
+                TickResult::AlreadyTaken => {}
             }
             if let Some(entry) = self.entries.get_mut(&key) {
                 entry.next_fire = entry.cron.next_after(now);
@@ -117,10 +117,10 @@ impl Scheduler {
         Ok(report)
     }
 
-    async fn fire(&self, key: &ScheduleKey, tick: DateTime<Utc>) -> Result<Fired, StoreError> {
+    async fn fire(&self, key: &ScheduleKey, tick: DateTime<Utc>) -> Result<TickResult, StoreError> {
         let mut tx = self.store.pool().begin().await?;
         if !schedule_state::claim_tick(&mut tx, key.tenant, &key.module, key.kind, tick).await? {
-            return Ok(Fired::AlreadyFired);
+            return Ok(TickResult::AlreadyTaken);
         }
         let job = NewJob {
             integration_system_id: key.tenant,
@@ -137,7 +137,7 @@ impl Scheduler {
                     .schedule_fired_total
                     .with_label_values(&[key.module.as_str(), key.kind.as_str()])
                     .inc();
-                Fired::Created(id)
+                TickResult::Created(id)
             }
             None => {
                 schedule_state::record_skip(&mut tx, key.tenant, &key.module, key.kind).await?;
@@ -147,7 +147,7 @@ impl Scheduler {
                     .schedule_skipped_total
                     .with_label_values(&[key.module.as_str(), "overlap"])
                     .inc();
-                Fired::SkippedOverlap
+                TickResult::SkippedOverlap
             }
         };
         tx.commit().await?;
@@ -274,9 +274,9 @@ impl Scheduler {
     }
 }
 
-enum Fired {
+enum TickResult {
     Created(JobId),
     SkippedOverlap,
     /// Another leader already recorded this tick (a hand-over moment).
-    AlreadyFired,
+    AlreadyTaken,
 }

@@ -25,8 +25,10 @@ pub const DEFAULT_QUEUE_PREFIX: &str = "avni_int";
 /// Reads settings through a lookup function, so tests and binaries share the parsing without
 /// touching the process environment.
 pub struct Env<'a> {
-    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    lookup: Box<Lookup<'a>>,
 }
+
+type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 impl Env<'static> {
     /// The process environment. Empty values count as unset.

@@ -92,19 +92,21 @@ pub const MAIN_CRON_KEY: &str = "main.scheduled.job.cron";
 pub const ERROR_CRON_KEY: &str = "error.scheduled.job.cron";
 pub const INT_ENV_KEY: &str = "int_env";
 
+type ScheduleRow = (
+    IntegrationSystemId,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// Every live tenant of the given system types, with its schedule settings.
 pub async fn schedule_sources(
     pool: &PgPool,
     system_types: &[String],
 ) -> Result<Vec<ScheduleSource>, StoreError> {
-    let rows: Vec<(
-        IntegrationSystemId,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let rows: Vec<ScheduleRow> = sqlx::query_as(
         "SELECT s.id, coalesce(s.name, ''), s.system_type,
                     max(c.value) FILTER (WHERE c.key = $2),
                     max(c.value) FILTER (WHERE c.key = $3),
