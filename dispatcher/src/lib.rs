@@ -21,8 +21,8 @@ use rescue::{RescueConfig, Rescuer};
 use schedule::{Scheduler, SchedulerConfig};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatcherError {
@@ -129,7 +129,9 @@ impl Dispatcher {
     /// releases the leadership so a standby takes over at once.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         let c = &self.config;
-        let tracker = TaskTracker::new();
+        // A JoinSet, not detached tasks: if this future is dropped (the process dies, a test
+        // kills it) every part stops with it, as a crashed process would.
+        let mut tasks = JoinSet::new();
         let elector = LeaderElector::build(
             self.store.clone(),
             c.id.clone(),
@@ -172,24 +174,22 @@ impl Dispatcher {
         tracing::info!(dispatcher = %c.id, modules = ?c.catalog.iter().map(|s| s.module.as_str()).collect::<Vec<_>>(),
             int_env = ?c.int_env, "dispatcher started");
 
-        let stop_leader = CancellationToken::new();
-        let leader_task = tracker.spawn(elector.run_until_stopped(stop_leader.clone()));
-        tracker.spawn(schedule_while_leading(
+        let stop_leading = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(error) = elector.run_until_stopped(stop_leading).await {
+                tracing::warn!(%error, "could not release the leadership; a standby takes over when the lease expires");
+            }
+        });
+        tasks.spawn(schedule_while_leading(
             scheduler,
             leading.clone(),
             c.tick_interval,
             shutdown.clone(),
         ));
-        tracker.spawn(rescue_while_leading(rescuer, leading, shutdown.clone()));
-        tracker.spawn(relay.run_until_stopped(shutdown.clone()));
-        tracker.close();
+        tasks.spawn(rescue_while_leading(rescuer, leading, shutdown.clone()));
+        tasks.spawn(relay.run_until_stopped(shutdown.clone()));
 
-        shutdown.cancelled().await;
-        stop_leader.cancel();
-        if let Ok(Err(error)) = leader_task.await {
-            tracing::warn!(%error, "could not release the leadership; a standby takes over when the lease expires");
-        }
-        tracker.wait().await;
+        while tasks.join_next().await.is_some() {}
         tracing::info!(dispatcher = %c.id, "dispatcher stopped");
     }
 }

@@ -258,8 +258,9 @@ async fn run_steps(module: &dyn Module, ctx: &JobContext) -> Outcome {
         None => 0,
     };
     let mut errors: Vec<String> = Vec::new();
-    for step in &steps[start..] {
-        if ctx.should_yield() {
+    for (index, step) in steps[start..].iter().enumerate() {
+        // The first step always runs, so a chain of continuations always makes progress.
+        if index > 0 && ctx.should_yield() {
             outcome.continue_at = Some(step.name().to_owned());
             break;
         }

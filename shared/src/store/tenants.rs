@@ -51,7 +51,8 @@ pub async fn load(pool: &PgPool, id: IntegrationSystemId) -> Result<Option<Tenan
         return Ok(None);
     };
     let settings: Vec<(String, Option<String>, Option<bool>)> = sqlx::query_as(
-        "SELECT key, value, is_secret FROM integration_system_config WHERE integration_system_id = $1",
+        "SELECT key, value, is_secret FROM integration_system_config
+          WHERE integration_system_id = $1 AND NOT coalesce(is_voided, false)",
     )
     .bind(id)
     .fetch_all(pool)
@@ -112,7 +113,8 @@ pub async fn schedule_sources(
                     max(c.value) FILTER (WHERE c.key = $3),
                     max(c.value) FILTER (WHERE c.key = $4)
                FROM integration_system s
-               LEFT JOIN integration_system_config c ON c.integration_system_id = s.id
+               LEFT JOIN integration_system_config c
+                 ON c.integration_system_id = s.id AND NOT coalesce(c.is_voided, false)
               WHERE s.system_type = ANY($1) AND NOT coalesce(s.is_voided, false)
               GROUP BY s.id, s.name, s.system_type
               ORDER BY s.id",

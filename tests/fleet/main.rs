@@ -1,0 +1,13 @@
+//! The fleet test binary: dispatchers and workers against real Postgres and RabbitMQ, each test
+//! on a fresh database and queue prefix, driven by the test-only `probe` module.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod leadership;
+mod monitoring;
+mod recovery;
+mod scheduling;
+mod schema;
+
+/// The worker binary with the probe module, built by cargo for these tests.
+pub const TEST_WORKER: &str = env!("CARGO_BIN_EXE_avni-int-test-worker");

@@ -1,0 +1,24 @@
+//! Test support for the fleet: a fresh database and queue prefix per test, in-process
+//! dispatchers and workers, worker processes, a test-only module, and fake HTTP endpoints.
+//! Shared by the fleet tests, the benchmarks and (later) the partner simulators.
+
+// Test-only crate: a failed setup step should stop the test loudly, so unwrap/expect are fine.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod broker;
+pub mod database;
+pub mod fake_endpoint;
+pub mod fleet;
+pub mod poll;
+pub mod probe;
+
+/// Readable logs for failing tests (`RUST_LOG` filters; quiet by default).
+pub fn init_test_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
+}
