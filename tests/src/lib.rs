@@ -9,6 +9,7 @@ pub mod broker;
 pub mod database;
 pub mod fake_endpoint;
 pub mod fleet;
+pub mod noop;
 pub mod poll;
 pub mod probe;
 

@@ -4,7 +4,7 @@
 use super::outbox;
 use super::StoreError;
 use crate::ids::{IntegrationSystemId, JobId, ModuleName, WorkerId};
-use crate::job::{JobKind, JobMessage, JobState, JobTrigger};
+use crate::job::{JobKind, JobState, JobTrigger};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 use std::time::Duration;
@@ -24,13 +24,21 @@ pub struct NewJob {
 /// live job already exists for the same (tenant, module, kind): the partial unique index
 /// `int_job_one_live` decides, so two dispatchers can never both create one.
 pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Option<JobId>, StoreError> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO int_job (integration_system_id, module, kind, trigger, state, parent_job_id, resume_step)
-         VALUES ($1, $2, $3, $4, 'scheduled', $5, $6)
-         ON CONFLICT (integration_system_id, module, kind)
-           WHERE state IN ('scheduled','queued','running') DO NOTHING
-         RETURNING id",
-    )
+    // One statement: the job row and its message, built from the row, so the two can never
+    // disagree. The outbox trigger wakes the relay.
+    let id: Option<i64> = sqlx::query_scalar(&format!(
+        "WITH job AS (
+             INSERT INTO int_job (integration_system_id, module, kind, trigger, state, parent_job_id, resume_step)
+             VALUES ($1, $2, $3, $4, 'scheduled', $5, $6)
+             ON CONFLICT (integration_system_id, module, kind)
+               WHERE state IN ('scheduled','queued','running') DO NOTHING
+             RETURNING *),
+         message AS (
+             INSERT INTO int_outbox (job_id, routing_key, payload)
+             SELECT id, module || '.' || kind, {} FROM job)
+         SELECT id FROM job",
+        outbox::PAYLOAD_SQL
+    ))
     .bind(job.integration_system_id)
     .bind(job.module.as_str())
     .bind(job.kind.as_str())
@@ -39,21 +47,7 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Option<Job
     .bind(job.resume_step.as_deref())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(id) = id.map(JobId) else {
-        return Ok(None);
-    };
-    let message = JobMessage {
-        v: JobMessage::VERSION,
-        job_id: id,
-        integration_system_id: job.integration_system_id,
-        module: job.module.clone(),
-        kind: job.kind,
-        trigger: job.trigger,
-        attempt: 0,
-        resume_step: job.resume_step.clone(),
-    };
-    outbox::add(conn, &message).await?;
-    Ok(Some(id))
+    Ok(id.map(JobId))
 }
 
 /// A job a worker holds the lease on.
@@ -166,13 +160,19 @@ pub async fn finish(
     owner: &WorkerId,
     outcome: &Outcome,
 ) -> Result<Finished, StoreError> {
-    let mut tx = pool.begin().await?;
     let state = if outcome.failed {
         JobState::Failed
     } else {
         JobState::Succeeded
     };
-    let updated = sqlx::query(
+    let continues = outcome.continue_at.is_some() && !outcome.failed;
+    // Without a continuation the outcome is one statement; no transaction round trips.
+    let mut tx = if continues {
+        Some(pool.begin().await?)
+    } else {
+        None
+    };
+    let update = sqlx::query(
         "UPDATE int_job
             SET state = $3, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
                 records_synced = records_synced + $4, records_failed = records_failed + $5,
@@ -184,26 +184,26 @@ pub async fn finish(
     .bind(state.as_str())
     .bind(outcome.records_synced)
     .bind(outcome.records_failed)
-    .bind(outcome.last_error.as_deref())
-    .execute(&mut *tx)
-    .await?;
+    .bind(outcome.last_error.as_deref());
+    let updated = match tx.as_mut() {
+        Some(tx) => update.execute(&mut **tx).await?,
+        None => update.execute(pool).await?,
+    };
     if updated.rows_affected() != 1 {
         return Ok(Finished::LeaseLost);
     }
-    let continuation = match &outcome.continue_at {
-        Some(step) if !outcome.failed => {
-            let next = NewJob {
-                integration_system_id: job.integration_system_id,
-                module: job.module.clone(),
-                kind: job.kind,
-                trigger: JobTrigger::Continuation,
-                parent: Some(job.id),
-                resume_step: Some(step.clone()),
-            };
-            enqueue(&mut tx, &next).await?
-        }
-        _ => None,
+    let (Some(mut tx), Some(step)) = (tx, outcome.continue_at.as_ref()) else {
+        return Ok(Finished::Recorded { continuation: None });
     };
+    let next = NewJob {
+        integration_system_id: job.integration_system_id,
+        module: job.module.clone(),
+        kind: job.kind,
+        trigger: JobTrigger::Continuation,
+        parent: Some(job.id),
+        resume_step: Some(step.clone()),
+    };
+    let continuation = enqueue(&mut tx, &next).await?;
     tx.commit().await?;
     Ok(Finished::Recorded { continuation })
 }

@@ -3,23 +3,16 @@
 
 use super::StoreError;
 use crate::ids::JobId;
-use crate::job::JobMessage;
 use sqlx::{PgConnection, Postgres, Transaction};
 
-/// The channel the relay listens on; every insert notifies it so publishing starts at once.
+/// The channel the relay listens on; a trigger on `int_outbox` notifies it on every insert.
 pub const NOTIFY_CHANNEL: &str = "avni_int_outbox";
 
-pub async fn add(conn: &mut PgConnection, message: &JobMessage) -> Result<(), StoreError> {
-    let payload = serde_json::to_value(message)
-        .map_err(|error| StoreError::Corrupt(format!("job message does not serialize: {error}")))?;
-    sqlx::query("INSERT INTO int_outbox (job_id, routing_key, payload) VALUES ($1, $2, $3)")
-        .bind(message.job_id)
-        .bind(message.routing_key())
-        .bind(payload)
-        .execute(&mut *conn)
-        .await?;
-    notify(conn).await
-}
+/// The job message as SQL over an `int_job` row (`JobMessage`'s JSON, field for field).
+pub(crate) const PAYLOAD_SQL: &str = "jsonb_strip_nulls(jsonb_build_object(
+    'v', 1, 'job_id', id, 'integration_system_id', integration_system_id,
+    'module', module, 'kind', kind, 'trigger', trigger,
+    'attempt', attempt, 'resume_step', resume_step))";
 
 /// Adds a message for each job, built from its ledger row (used when re-queueing).
 pub async fn add_for_jobs(conn: &mut PgConnection, jobs: &[JobId]) -> Result<(), StoreError> {
@@ -27,26 +20,13 @@ pub async fn add_for_jobs(conn: &mut PgConnection, jobs: &[JobId]) -> Result<(),
         return Ok(());
     }
     let ids: Vec<i64> = jobs.iter().map(|j| j.0).collect();
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO int_outbox (job_id, routing_key, payload)
-         SELECT j.id, j.module || '.' || j.kind,
-                jsonb_strip_nulls(jsonb_build_object(
-                    'v', 1, 'job_id', j.id, 'integration_system_id', j.integration_system_id,
-                    'module', j.module, 'kind', j.kind, 'trigger', j.trigger,
-                    'attempt', j.attempt, 'resume_step', j.resume_step))
-           FROM int_job j WHERE j.id = ANY($1) ORDER BY j.id",
-    )
+         SELECT id, module || '.' || kind, {PAYLOAD_SQL} FROM int_job WHERE id = ANY($1) ORDER BY id"
+    ))
     .bind(&ids)
     .execute(&mut *conn)
     .await?;
-    notify(conn).await
-}
-
-async fn notify(conn: &mut PgConnection) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 

@@ -38,35 +38,42 @@ impl Tenant {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Setting {
+    key: Option<String>,
+    value: Option<String>,
+    secret: Option<bool>,
+}
+
 /// Loads a tenant and its settings; `None` if it does not exist or is voided.
 pub async fn load(pool: &PgPool, id: IntegrationSystemId) -> Result<Option<Tenant>, StoreError> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT coalesce(name, ''), system_type FROM integration_system
-          WHERE id = $1 AND NOT coalesce(is_voided, false)",
+    // One round trip: the tenant and its settings as a JSON array.
+    let row: Option<(String, String, sqlx::types::Json<Vec<Setting>>)> = sqlx::query_as(
+        "SELECT coalesce(s.name, ''), s.system_type,
+                coalesce((SELECT json_agg(json_build_object('key', c.key, 'value', c.value, 'secret', c.is_secret))
+                            FROM integration_system_config c
+                           WHERE c.integration_system_id = s.id AND NOT coalesce(c.is_voided, false)),
+                         '[]'::json)
+           FROM integration_system s
+          WHERE s.id = $1 AND NOT coalesce(s.is_voided, false)",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    let Some((name, system_type)) = row else {
+    let Some((name, system_type, settings)) = row else {
         return Ok(None);
     };
-    let settings: Vec<(String, Option<String>, Option<bool>)> = sqlx::query_as(
-        "SELECT key, value, is_secret FROM integration_system_config
-          WHERE integration_system_id = $1 AND NOT coalesce(is_voided, false)",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
     let config = settings
+        .0
         .into_iter()
-        .map(|(key, value, secret)| {
-            (
-                key,
+        .filter_map(|s| {
+            Some((
+                s.key?,
                 ConfigValue {
-                    value: value.unwrap_or_default(),
-                    secret: secret.unwrap_or(false),
+                    value: s.value.unwrap_or_default(),
+                    secret: s.secret.unwrap_or(false),
                 },
-            )
+            ))
         })
         .collect();
     Ok(Some(Tenant {
