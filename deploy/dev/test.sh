@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Run the whole workspace test suite against local Postgres and RabbitMQ (started, or installed,
+# by services.sh). Extra arguments are passed to the test runner, e.g.
+#   deploy/dev/test.sh -p avni-int-shared        deploy/dev/test.sh -E 'test(cursor)'
+# Uses cargo-nextest (installed if missing); falls back to `cargo test` if it cannot be installed.
+# Exits with the test runner's exit code.
+#
+# Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; tests create fresh
+#      databases through it), AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/%2f),
+#      CI (when set and not "false": --no-fail-fast).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+
+bash deploy/dev/services.sh
+
+# services.sh checked cargo exists; put it on this shell's PATH too if it lives in a rustup dir.
+if ! command -v cargo >/dev/null 2>&1; then
+  for dir in "${CARGO_HOME:-}/bin" "${HOME:-}/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
+    if [ -x "$dir/cargo" ]; then
+      PATH="$dir:$PATH"
+      break
+    fi
+  done
+fi
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+
+runner_args=(--workspace --all-targets)
+if [ -n "${CI:-}" ] && [ "${CI:-}" != "false" ]; then
+  runner_args+=(--no-fail-fast)
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "test.sh: cargo-nextest not found; installing it (cargo install cargo-nextest --locked) ..."
+  if ! cargo install cargo-nextest --locked; then
+    echo "test.sh: could not install cargo-nextest; falling back to cargo test" >&2
+  fi
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  echo "test.sh: cargo nextest run ${runner_args[*]} $*"
+  exec cargo nextest run "${runner_args[@]}" "$@"
+else
+  echo "test.sh: cargo test ${runner_args[*]} $*"
+  exec cargo test "${runner_args[@]}" "$@"
+fi
