@@ -21,7 +21,8 @@ impl LogFormat {
 /// Installs the global subscriber; `RUST_LOG` filters (default `info`). Safe to call twice:
 /// the second call is ignored, which in-process tests rely on.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let result = match format {
         LogFormat::Json => fmt()
             .json()

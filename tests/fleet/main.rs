@@ -6,6 +6,7 @@
 mod leadership;
 mod monitoring;
 mod recovery;
+mod relay;
 mod scheduling;
 mod schema;
 

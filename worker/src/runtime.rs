@@ -78,7 +78,9 @@ impl Worker {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         let modules = self.registry.names();
         if modules.is_empty() {
-            tracing::warn!("this worker serves no modules; it will consume nothing");
+            tracing::warn!("this worker serves no modules; it consumes nothing until stopped");
+            shutdown.cancelled().await;
+            return;
         }
         tracing::info!(worker = %self.config.id, modules = ?modules.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
             concurrency = self.config.concurrency, "worker started");
@@ -141,6 +143,13 @@ impl Worker {
                         tracing::warn!("RabbitMQ closed the consumers; reconnecting");
                         break;
                     }
+                }
+            }
+            if !shutdown.is_cancelled() {
+                // A broker that drops connections at once must not turn this into a busy loop.
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => {}
                 }
             }
             if shutdown.is_cancelled() {
