@@ -36,14 +36,9 @@ die() {
 
 bash deploy/dev/services.sh
 
-if ! command -v cargo >/dev/null 2>&1; then
-  for dir in "${CARGO_HOME:-}/bin" "${HOME:-}/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
-    if [ -x "$dir/cargo" ]; then
-      PATH="$dir:$PATH"
-      break
-    fi
-  done
-fi
+# shellcheck source=deploy/dev/cargo-path.sh
+. deploy/dev/cargo-path.sh
+add_cargo_to_path || true
 
 if [ "${SKIP_BUILD:-}" != 1 ]; then
   log "building release binaries (cargo build --release --workspace --bins)"

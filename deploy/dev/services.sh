@@ -290,15 +290,9 @@ ensure_rabbitmq() {
 # Rust toolchain
 
 ensure_cargo() {
-  local dir
-  if ! command -v cargo >/dev/null 2>&1; then
-    for dir in "${CARGO_HOME:-}/bin" "${HOME:-}/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
-      if [ -x "$dir/cargo" ]; then
-        PATH="$dir:$PATH"
-        break
-      fi
-    done
-  fi
+  # shellcheck source=deploy/dev/cargo-path.sh
+  . "$(dirname "${BASH_SOURCE[0]}")/cargo-path.sh"
+  add_cargo_to_path || true
   command -v cargo >/dev/null 2>&1 ||
     die "cargo not found: install the Rust toolchain with rustup (https://rustup.rs), then re-run"
   local version

@@ -15,15 +15,9 @@ cd "$ROOT"
 
 bash deploy/dev/services.sh
 
-# services.sh checked cargo exists; put it on this shell's PATH too if it lives in a rustup dir.
-if ! command -v cargo >/dev/null 2>&1; then
-  for dir in "${CARGO_HOME:-}/bin" "${HOME:-}/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
-    if [ -x "$dir/cargo" ]; then
-      PATH="$dir:$PATH"
-      break
-    fi
-  done
-fi
+# shellcheck source=deploy/dev/cargo-path.sh
+. deploy/dev/cargo-path.sh
+add_cargo_to_path || true
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}

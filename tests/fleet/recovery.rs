@@ -8,13 +8,19 @@ use avni_int_tests::fleet::TestApp;
 use avni_int_tests::poll;
 use std::time::Duration;
 
-fn sigterm(child: &tokio::process::Child) {
+/// Sends SIGTERM and waits (bounded) for the process to exit; asserts a clean exit.
+async fn sigterm_and_wait(child: &mut tokio::process::Child) {
     let pid = child.id().expect("child is running").to_string();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("worker exits after SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "clean exit, got {exit:?}");
 }
 
 #[tokio::test]
@@ -138,12 +144,7 @@ async fn sigterm_lets_a_running_job_finish_then_exits() {
     app.job_reaches(job, "running", Duration::from_secs(30))
         .await;
 
-    sigterm(&worker);
-    let status = tokio::time::timeout(Duration::from_secs(30), worker.wait())
-        .await
-        .expect("worker exits after draining")
-        .unwrap();
-    assert!(status.success(), "clean exit, got {status:?}");
+    sigterm_and_wait(&mut worker).await;
     let row = app.job(job).await;
     assert_eq!(
         row.state, "succeeded",
@@ -169,12 +170,7 @@ async fn sigterm_past_the_grace_period_releases_the_job_to_another_worker() {
     app.job_reaches(job, "running", Duration::from_secs(30))
         .await;
 
-    sigterm(&worker);
-    let status = tokio::time::timeout(Duration::from_secs(30), worker.wait())
-        .await
-        .expect("worker exits after the grace period")
-        .unwrap();
-    assert!(status.success(), "clean exit, got {status:?}");
+    sigterm_and_wait(&mut worker).await;
     let released = app.job(job).await;
     assert_eq!(
         released.state, "queued",

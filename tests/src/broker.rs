@@ -82,36 +82,27 @@ impl Drop for TestBroker {
     fn drop(&mut self) {
         let topology = self.topology.clone();
         let modules = self.modules.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+        crate::cleanup_blocking(async move {
+            let Ok(conn) = broker::connect(&amqp_url(), "fleet-test-cleanup").await else {
                 return;
             };
-            rt.block_on(async move {
-                let Ok(conn) = broker::connect(&amqp_url(), "fleet-test-cleanup").await else {
-                    return;
-                };
-                let Ok(channel) = conn.create_channel().await else {
-                    return;
-                };
-                let mut queues: Vec<String> = topology.queues(&modules).collect();
-                queues.push(topology.dead_letter_queue());
-                for queue in queues {
-                    let _ = channel
-                        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                        .await;
-                }
-                for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
-                    let _ = channel
-                        .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                        .await;
-                }
-                let _ = conn.close(200, "cleanup".into()).await;
-            });
-        })
-        .join();
+            let Ok(channel) = conn.create_channel().await else {
+                return;
+            };
+            let mut queues: Vec<String> = topology.queues(&modules).collect();
+            queues.push(topology.dead_letter_queue());
+            for queue in queues {
+                let _ = channel
+                    .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                    .await;
+            }
+            for exchange in [topology.exchange(), topology.dead_letter_exchange()] {
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                    .await;
+            }
+            let _ = conn.close(200, "cleanup".into()).await;
+        });
     }
 }
 

@@ -23,3 +23,20 @@ pub fn init_test_logs() {
         )
         .try_init();
 }
+
+/// Runs async cleanup from a `Drop` (which cannot await): on a thread of its own with a
+/// short-lived runtime, waiting for it to finish.
+pub fn cleanup_blocking<F>(cleanup: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(cleanup);
+        }
+    })
+    .join();
+}
