@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod noop;
 pub mod poll;
 pub mod probe;
+pub mod sim;
 
 /// Readable logs for failing tests (`RUST_LOG` filters; quiet by default).
 pub fn init_test_logs() {
