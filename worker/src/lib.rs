@@ -2,6 +2,7 @@
 //! runs their steps against Avni and the partners, and records outcomes in the ledger. It holds
 //! no state of its own: kill it at any instant and its job is rescued and resumed elsewhere.
 
+pub mod avni;
 pub mod cli;
 pub mod context;
 pub mod execute;

@@ -3,3 +3,5 @@
 //! benchmarks and the demo (`avni-int-sim`).
 
 pub mod faults;
+pub mod avni;
+pub mod goonj;

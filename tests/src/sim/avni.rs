@@ -1,0 +1,1 @@
+//! Avni server simulator (contracts/avni.md). Being written.

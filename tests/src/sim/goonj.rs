@@ -1,0 +1,1 @@
+//! Goonj Salesforce simulator (contracts/goonj.md). Being written.

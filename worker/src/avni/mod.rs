@@ -1,0 +1,1 @@
+//! Avni API client (contracts/avni.md). Being written.
