@@ -3,6 +3,7 @@
 //! shutdown. It knows nothing of HTTP servers or partner APIs.
 
 pub mod broker;
+pub mod classify;
 pub mod config;
 pub mod ids;
 pub mod job;

@@ -2,8 +2,10 @@
 //! tenants and their config, cursors. Every query that touches tenant data takes the tenant id.
 
 pub mod cursors;
+pub mod errors;
 pub mod leader;
 pub mod ledger;
+pub mod mappings;
 pub mod outbox;
 pub mod schedule_state;
 pub mod tenants;
