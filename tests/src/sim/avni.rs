@@ -1,1 +1,0 @@
-//! Avni server simulator (contracts/avni.md). Being written.

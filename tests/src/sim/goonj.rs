@@ -1,1 +1,0 @@
-//! Goonj Salesforce simulator (contracts/goonj.md). Being written.
