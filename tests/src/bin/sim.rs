@@ -1,2 +1,99 @@
-//! `avni-int-sim`: the Avni and Goonj Salesforce simulators as a process, for the demo.
-fn main() {}
+//! `avni-int-sim`: the Avni and Goonj Salesforce simulators as one process, seeded with demo
+//! data, for the local fleet (`deploy/dev/run.sh`) and manual exploration.
+//!
+//! Each simulator serves `GET/POST /_sim/faults` (a `FaultPlan` as JSON) to inject faults at
+//! run time, e.g. `curl -XPOST localhost:6081/_sim/faults -d '{"error_rate":0.2}'`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use avni_int_tests::sim::avni::{AvniSim, AvniSimConfig};
+use avni_int_tests::sim::faults::{FaultPlan, Faults};
+use avni_int_tests::sim::goonj::{generate::PLACES, GoonjSim, GoonjSimConfig};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::Parser;
+
+/// Avni and Goonj Salesforce simulators for the demo fleet.
+#[derive(Parser)]
+#[command(name = "avni-int-sim", version)]
+struct Cli {
+    /// Port of the Avni simulator.
+    #[arg(long, env = "AVNI_SIM_PORT", default_value_t = 6081)]
+    avni_port: u16,
+    /// Port of the Goonj Salesforce simulator.
+    #[arg(long, env = "GOONJ_SIM_PORT", default_value_t = 6082)]
+    goonj_port: u16,
+    /// Demands, dispatches and inventory items to seed in Salesforce.
+    #[arg(long, env = "SIM_SEED_RECORDS", default_value_t = 30)]
+    seed_records: usize,
+}
+
+async fn get_faults(State(faults): State<Faults>) -> Json<FaultPlan> {
+    Json(faults.plan())
+}
+
+async fn set_faults(State(faults): State<Faults>, Json(plan): Json<FaultPlan>) -> Json<FaultPlan> {
+    faults.set(plan.clone());
+    tracing::info!(?plan, "fault plan changed");
+    Json(plan)
+}
+
+fn with_controls(router: Router, faults: Faults) -> Router {
+    Router::new()
+        .route("/_sim/faults", get(get_faults).post(set_faults))
+        .with_state(faults)
+        .merge(router)
+}
+
+async fn serve(router: Router, port: u16) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, router).await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    avni_int_shared::telemetry::init(avni_int_shared::telemetry::LogFormat::parse(
+        std::env::var("LOG_FORMAT").ok().as_deref(),
+    ));
+    let avni = AvniSim::new(AvniSimConfig::default());
+    for (state, district, _) in PLACES {
+        avni.add_location(state, district);
+    }
+    for subject_type in [
+        "Demand",
+        "Dispatch",
+        "Inventory Item",
+        "Activity",
+        "Distribution",
+    ] {
+        avni.add_subject_type(subject_type);
+    }
+    avni.add_encounter_type("Dispatch receipt");
+
+    let goonj = GoonjSim::new(
+        GoonjSimConfig::default(),
+        format!("http://127.0.0.1:{}", cli.goonj_port),
+    );
+    let start = chrono::Utc::now() - chrono::Duration::days(1);
+    goonj.seed_demands(cli.seed_records, start);
+    goonj.seed_dispatches(cli.seed_records, start);
+    goonj.seed_inventories(cli.seed_records, start);
+
+    tracing::info!(
+        avni = %format!("http://127.0.0.1:{}", cli.avni_port),
+        salesforce_auth = %goonj.auth_url(),
+        salesforce_app = %goonj.app_url(),
+        seeded = cli.seed_records,
+        "simulators ready"
+    );
+    let avni_router = with_controls(avni.router(), avni.faults());
+    let goonj_router = with_controls(goonj.router(), goonj.faults());
+    tokio::try_join!(
+        serve(avni_router, cli.avni_port),
+        serve(goonj_router, cli.goonj_port)
+    )?;
+    Ok(())
+}

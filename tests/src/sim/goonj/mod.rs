@@ -33,7 +33,7 @@
 //! deletions are not listed). The receipt deletion service answers 404 `NOT_FOUND` when none
 //! of the ids exists (the integration ignores its errors).
 
-mod generate;
+pub mod generate;
 mod routes;
 mod store;
 #[cfg(test)]
