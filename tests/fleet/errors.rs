@@ -74,12 +74,20 @@ async fn seeding_adds_missing_types_with_required_actions_and_never_overwrites_r
     .execute(app.db.pool())
     .await
     .unwrap();
-    errors::seed_error_types(app.db.pool(), tenant, DEFS).await.unwrap();
-    errors::seed_error_types(app.db.pool(), tenant, DEFS).await.unwrap();
+    errors::seed_error_types(app.db.pool(), tenant, DEFS)
+        .await
+        .unwrap();
+    errors::seed_error_types(app.db.pool(), tenant, DEFS)
+        .await
+        .unwrap();
     let types = errors::error_types(app.db.pool(), tenant).await.unwrap();
     assert_eq!(types.len(), 3, "seeding twice adds nothing twice");
     let address = &types[0];
-    assert_eq!(address.operator, Some(ComparisonOperator::Contains), "admin rule kept");
+    assert_eq!(
+        address.operator,
+        Some(ComparisonOperator::Contains),
+        "admin rule kept"
+    );
     assert_eq!(
         address.required_action.as_deref(),
         Some("Add the location in Avni, or correct it in Salesforce.")
@@ -96,8 +104,12 @@ async fn the_original_record_and_log_rules_hold_per_tenant() {
     let app = TestApp::new().await;
     let a = app.add_probe_tenant(&[]).await;
     let b = app.add_probe_tenant(&[]).await;
-    errors::seed_error_types(app.db.pool(), a, DEFS).await.unwrap();
-    errors::seed_error_types(app.db.pool(), b, DEFS).await.unwrap();
+    errors::seed_error_types(app.db.pool(), a, DEFS)
+        .await
+        .unwrap();
+    errors::seed_error_types(app.db.pool(), b, DEFS)
+        .await
+        .unwrap();
     let address_a = type_id(&app, a, "AddressNotFoundError").await;
     let unclassified_a = type_id(&app, a, "UnclassifiedError").await;
     let address_b = type_id(&app, b, "AddressNotFoundError").await;
@@ -148,24 +160,42 @@ async fn the_original_record_and_log_rules_hold_per_tenant() {
 async fn the_error_job_sees_due_retried_records_with_backoff_and_gives_up_after_the_limit() {
     let app = TestApp::new().await;
     let tenant = app.add_probe_tenant(&[]).await;
-    errors::seed_error_types(app.db.pool(), tenant, DEFS).await.unwrap();
+    errors::seed_error_types(app.db.pool(), tenant, DEFS)
+        .await
+        .unwrap();
     let retried = type_id(&app, tenant, "UnclassifiedError").await;
     let terminal = type_id(&app, tenant, "EntityIsDeleted").await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     for i in 0..25 {
-        errors::record(&mut conn, tenant, &demand(&format!("D-{i}")), retried, "boom", None)
-            .await
-            .unwrap();
-    }
-    errors::record(&mut conn, tenant, &demand("gone"), terminal, "deleted", None)
+        errors::record(
+            &mut conn,
+            tenant,
+            &demand(&format!("D-{i}")),
+            retried,
+            "boom",
+            None,
+        )
         .await
         .unwrap();
+    }
+    errors::record(
+        &mut conn,
+        tenant,
+        &demand("gone"),
+        terminal,
+        "deleted",
+        None,
+    )
+    .await
+    .unwrap();
 
     // Keyset paging by id sees every record once, Terminal never.
     let mut seen = Vec::new();
     let mut after = 0;
     loop {
-        let page = errors::due_for_retry(app.db.pool(), tenant, after, 10).await.unwrap();
+        let page = errors::due_for_retry(app.db.pool(), tenant, after, 10)
+            .await
+            .unwrap();
         let Some(last) = page.last() else { break };
         after = last.id;
         seen.extend(page.into_iter().map(|r| r.entity_id));
@@ -173,7 +203,10 @@ async fn the_error_job_sees_due_retried_records_with_backoff_and_gives_up_after_
     assert_eq!(seen.len(), 25);
     assert!(!seen.contains(&"gone".to_owned()));
 
-    let first = errors::due_for_retry(app.db.pool(), tenant, 0, 1).await.unwrap()[0].clone();
+    let first = errors::due_for_retry(app.db.pool(), tenant, 0, 1)
+        .await
+        .unwrap()[0]
+        .clone();
     let gave_up = errors::retry_failed(
         &mut conn,
         tenant,
@@ -203,13 +236,12 @@ async fn the_error_job_sees_due_retried_records_with_backoff_and_gives_up_after_
     .await
     .unwrap();
     assert!(gave_up, "second failure reaches the limit of 2");
-    let (disabled, retries): (bool, i32) = sqlx::query_as(
-        "SELECT processing_disabled, retry_count FROM error_record WHERE id = $1",
-    )
-    .bind(first.id)
-    .fetch_one(app.db.pool())
-    .await
-    .unwrap();
+    let (disabled, retries): (bool, i32) =
+        sqlx::query_as("SELECT processing_disabled, retry_count FROM error_record WHERE id = $1")
+            .bind(first.id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
     assert!(disabled, "given up records show as disabled");
     assert_eq!(retries, 2);
 }

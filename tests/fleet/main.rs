@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod avni_client;
 mod errors;
 mod leadership;
 mod monitoring;

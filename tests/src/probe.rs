@@ -121,9 +121,9 @@ impl Step for ProbeStep {
                         &mut tx,
                         ctx.job.integration_system_id,
                         "ProbeSegment",
-                        Cursor {
+                        &Cursor {
                             numeric: Some(next),
-                            date_time: None,
+                            ..Cursor::default()
                         },
                     )
                     .await?;

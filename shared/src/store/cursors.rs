@@ -6,11 +6,13 @@ use crate::ids::IntegrationSystemId;
 use chrono::NaiveDateTime;
 use sqlx::PgConnection;
 
-/// A cursor: a number (page or id) or a time, as the original stores them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A cursor: a number (page or id) or a time, as the original stores them, plus (for Avni
+/// reads) the IDs already delivered at that time's millisecond, as JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Cursor {
     pub numeric: Option<i32>,
     pub date_time: Option<NaiveDateTime>,
+    pub seen_ids: Option<String>,
 }
 
 pub async fn load(
@@ -18,15 +20,19 @@ pub async fn load(
     tenant: IntegrationSystemId,
     entity_type: &str,
 ) -> Result<Option<Cursor>, StoreError> {
-    let row: Option<(Option<i32>, Option<NaiveDateTime>)> = sqlx::query_as(
-        "SELECT read_upto_numeric, read_upto_date_time FROM integrating_entity_status
+    let row: Option<(Option<i32>, Option<NaiveDateTime>, Option<String>)> = sqlx::query_as(
+        "SELECT read_upto_numeric, read_upto_date_time, read_upto_seen_ids::text FROM integrating_entity_status
           WHERE integration_system_id = $1 AND entity_type = $2",
     )
     .bind(tenant)
     .bind(entity_type)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|(numeric, date_time)| Cursor { numeric, date_time }))
+    Ok(row.map(|(numeric, date_time, seen_ids)| Cursor {
+        numeric,
+        date_time,
+        seen_ids,
+    }))
 }
 
 /// Saves the cursor; call it in the transaction that records the outcomes it moves past.
@@ -34,20 +40,23 @@ pub async fn save(
     conn: &mut PgConnection,
     tenant: IntegrationSystemId,
     entity_type: &str,
-    cursor: Cursor,
+    cursor: &Cursor,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO integrating_entity_status
-                (entity_type, read_upto_numeric, read_upto_date_time, integration_system_id, uuid)
-         VALUES ($1, $2, $3, $4, gen_random_uuid()::text)
+                (entity_type, read_upto_numeric, read_upto_date_time, read_upto_seen_ids,
+                 integration_system_id, uuid)
+         VALUES ($1, $2, $3, $5::jsonb, $4, gen_random_uuid()::text)
          ON CONFLICT (entity_type, integration_system_id) DO UPDATE
             SET read_upto_numeric = EXCLUDED.read_upto_numeric,
-                read_upto_date_time = EXCLUDED.read_upto_date_time",
+                read_upto_date_time = EXCLUDED.read_upto_date_time,
+                read_upto_seen_ids = EXCLUDED.read_upto_seen_ids",
     )
     .bind(entity_type)
     .bind(cursor.numeric)
     .bind(cursor.date_time)
     .bind(tenant)
+    .bind(cursor.seen_ids.as_deref())
     .execute(conn)
     .await?;
     Ok(())

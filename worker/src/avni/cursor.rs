@@ -132,21 +132,23 @@ impl AvniCursor {
         AvniCursor::new(at, seen)
     }
 
-    /// The part `store::cursors` saves today (`read_upto_date_time`).
+    /// As `store::cursors` saves it (`read_upto_date_time` and `read_upto_seen_ids`).
     pub fn store_cursor(&self) -> Cursor {
+        let stored = self.to_stored();
         Cursor {
             numeric: None,
-            date_time: Some(self.last_modified.naive_utc()),
+            date_time: Some(stored.read_upto_date_time),
+            seen_ids: Some(stored.read_upto_seen_ids),
         }
     }
 
-    /// From `store::cursors::load` plus the seen-ids column.
-    pub fn from_store_cursor(
-        cursor: Option<Cursor>,
-        read_upto_seen_ids: Option<&str>,
-        start: DateTime<Utc>,
-    ) -> Self {
-        AvniCursor::from_stored(cursor.and_then(|c| c.date_time), read_upto_seen_ids, start)
+    /// From `store::cursors::load`; `start` when nothing was stored yet.
+    pub fn from_store_cursor(cursor: Option<&Cursor>, start: DateTime<Utc>) -> Self {
+        AvniCursor::from_stored(
+            cursor.and_then(|c| c.date_time),
+            cursor.and_then(|c| c.seen_ids.as_deref()),
+            start,
+        )
     }
 }
 
@@ -196,11 +198,7 @@ mod tests {
             t(0),
         );
         assert_eq!(back, c);
-        let via_store = AvniCursor::from_store_cursor(
-            Some(c.store_cursor()),
-            Some(&stored.read_upto_seen_ids),
-            t(0),
-        );
+        let via_store = AvniCursor::from_store_cursor(Some(&c.store_cursor()), t(0));
         assert_eq!(via_store, c);
     }
 
