@@ -5,6 +5,7 @@
 
 mod avni_client;
 mod errors;
+mod goonj;
 mod leadership;
 mod monitoring;
 mod recovery;

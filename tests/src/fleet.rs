@@ -57,7 +57,8 @@ impl TestApp {
 
     pub async fn with_delivery_limit(limit: u32) -> Self {
         crate::init_test_logs();
-        let broker = TestBroker::new(vec![probe::name()], limit);
+        let goonj = avni_int_shared::ModuleName::new("goonj").unwrap();
+        let broker = TestBroker::new(vec![probe::name(), goonj], limit);
         broker.declare().await;
         TestApp {
             db: TestDb::migrated().await,
@@ -129,8 +130,12 @@ impl TestApp {
     }
 
     pub fn start_worker(&self, config: WorkerConfig) -> Running {
+        self.start_worker_with(config, Registry::new().with(probe::Probe::module()))
+    }
+
+    pub fn start_worker_with(&self, config: WorkerConfig, registry: Registry) -> Running {
         let shutdown = CancellationToken::new();
-        let worker = Worker::build(config, Registry::new().with(probe::Probe::module())).unwrap();
+        let worker = Worker::build(config, registry).unwrap();
         let id = worker.id().clone();
         let metrics = worker.metrics().clone();
         let handle = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
@@ -235,14 +240,24 @@ impl TestApp {
         .unwrap();
     }
 
-    /// Enqueues a job as "run now" would.
+    /// Enqueues a probe job as "run now" would.
     pub async fn enqueue(&self, tenant: IntegrationSystemId, kind: JobKind) -> JobId {
+        self.enqueue_for(tenant, probe::name(), kind).await
+    }
+
+    /// Enqueues a job of `module` as "run now" would.
+    pub async fn enqueue_for(
+        &self,
+        tenant: IntegrationSystemId,
+        module: avni_int_shared::ModuleName,
+        kind: JobKind,
+    ) -> JobId {
         let mut tx = self.db.pool().begin().await.unwrap();
         let id = ledger::enqueue(
             &mut tx,
             &NewJob {
                 integration_system_id: tenant,
-                module: probe::name(),
+                module,
                 kind,
                 trigger: JobTrigger::Manual,
                 parent: None,

@@ -6,6 +6,7 @@ pub mod avni;
 pub mod cli;
 pub mod context;
 pub mod execute;
+pub mod goonj;
 pub mod module;
 pub mod monitoring;
 pub mod runtime;

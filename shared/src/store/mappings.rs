@@ -20,7 +20,7 @@ pub enum DataTypeHint {
 }
 
 impl DataTypeHint {
-    fn parse(hint: &str) -> Option<Self> {
+    pub fn parse(hint: &str) -> Option<Self> {
         Some(match hint.trim() {
             "Coded" => Self::Coded,
             "Date" => Self::Date,
@@ -82,22 +82,27 @@ impl Mappings {
             let (Some(partner), Some(avni)) = (row.int_system_value, row.avni_value) else {
                 continue;
             };
-            let mapping = Mapping {
-                int_system_value: partner.clone(),
-                avni_value: avni.clone(),
-                hint: hint.as_deref().and_then(DataTypeHint::parse),
-            };
-            // The first row wins, as the original's single-result lookups effectively did.
-            mappings
-                .by_partner_value
-                .entry((group.clone(), partner))
-                .or_insert_with(|| mapping.clone());
-            mappings
-                .by_avni_value
-                .entry((group, avni))
-                .or_insert(mapping);
+            mappings.insert(
+                &group,
+                Mapping {
+                    int_system_value: partner,
+                    avni_value: avni,
+                    hint: hint.as_deref().and_then(DataTypeHint::parse),
+                },
+            );
         }
         Ok(mappings)
+    }
+
+    /// Adds a row; the first row for a value wins, as the original's single-result lookups
+    /// effectively did.
+    pub fn insert(&mut self, group: &str, mapping: Mapping) {
+        self.by_partner_value
+            .entry((group.to_owned(), mapping.int_system_value.clone()))
+            .or_insert_with(|| mapping.clone());
+        self.by_avni_value
+            .entry((group.to_owned(), mapping.avni_value.clone()))
+            .or_insert(mapping);
     }
 
     /// The row whose partner value is `value` in `group`.

@@ -2,6 +2,6 @@
 //! recording every write and able to inject faults at run time. Shared by the fleet tests, the
 //! benchmarks and the demo (`avni-int-sim`).
 
-pub mod faults;
 pub mod avni;
+pub mod faults;
 pub mod goonj;

@@ -81,7 +81,7 @@ impl AvniClient {
     ) -> Result<Subject, AvniError> {
         let url = self.url(&format!("/api/subject?version={version}"));
         let repeat = if request.external_id.is_some() {
-            Repeat::Safe
+            Repeat::Write
         } else {
             Repeat::Never
         };
@@ -100,7 +100,7 @@ impl AvniClient {
         version: u32,
     ) -> Result<Subject, AvniError> {
         let url = self.url(&format!("/api/subject/{}?version={version}", segment(id)));
-        self.send_json("PATCH /api/subject", Repeat::Safe, |http| {
+        self.send_json("PATCH /api/subject", Repeat::Write, |http| {
             http.patch(&url).json(patch)
         })
         .await

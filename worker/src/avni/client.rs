@@ -49,6 +49,10 @@ impl Answer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Repeat {
     Safe,
+    /// A write with a natural key: repeated on outages, but not on a plain 500, which Avni
+    /// answers for data it rejects ("Address … not found", an unknown type): repeating cannot
+    /// help, and the failure becomes a classified error at once.
+    Write,
     /// A create without a natural key: a lost answer repeated would create twice.
     Never,
 }
@@ -197,7 +201,7 @@ impl AvniClient {
     {
         let policy = self.inner.config.retry;
         let retries = match repeat {
-            Repeat::Safe => policy.max_attempts.saturating_sub(1),
+            Repeat::Safe | Repeat::Write => policy.max_attempts.saturating_sub(1),
             Repeat::Never => 0,
         };
         let backoff = ExponentialBuilder::default()
@@ -206,7 +210,10 @@ impl AvniClient {
             .with_jitter()
             .with_max_times(retries as usize);
         op.retry(backoff)
-            .when(AvniError::is_transient)
+            .when(|error: &AvniError| match repeat {
+                Repeat::Write => error.is_transient() && error.status() != Some(500),
+                Repeat::Safe | Repeat::Never => error.is_transient(),
+            })
             .adjust(next_delay)
             .notify(|error, delay| {
                 tracing::warn!(what, %error, retry_in_ms = delay.as_millis() as u64, "Avni call failed, retrying");

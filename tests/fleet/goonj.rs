@@ -1,0 +1,225 @@
+//! The Goonj module against the Avni and Salesforce simulators.
+
+use avni_int_shared::{IntegrationSystemId, JobKind, ModuleName};
+use avni_int_tests::fleet::TestApp;
+use avni_int_tests::sim::avni::{AvniSim, AvniSimConfig};
+use avni_int_tests::sim::goonj::{generate::PLACES, GoonjSim, GoonjSimConfig};
+use avni_int_worker::goonj::Goonj;
+use avni_int_worker::module::Registry;
+use serde_json::json;
+use std::time::Duration;
+
+struct GoonjWorld {
+    app: TestApp,
+    avni: AvniSim,
+    salesforce: GoonjSim,
+    tenant: IntegrationSystemId,
+}
+
+fn goonj() -> ModuleName {
+    ModuleName::new("goonj").unwrap()
+}
+
+async fn world(tasks: &str) -> GoonjWorld {
+    let app = TestApp::new().await;
+    let avni = AvniSim::start(AvniSimConfig::default()).await;
+    for (state, district, _) in PLACES {
+        avni.add_location(state, district);
+    }
+    for subject_type in [
+        "Demand",
+        "Dispatch",
+        "Inventory Item",
+        "Activity",
+        "Distribution",
+    ] {
+        avni.add_subject_type(subject_type);
+    }
+    avni.add_concept("Target Community", Some(&["Rural", "Tribal", "Urban"]));
+    let salesforce = GoonjSim::start(GoonjSimConfig::default()).await;
+    let auth_url = salesforce.auth_url();
+    let app_url = salesforce.app_url();
+    let tenant = app
+        .add_tenant(
+            "Goonj",
+            "Goonj",
+            &[
+                ("int_env", avni_int_tests::fleet::INT_ENV),
+                ("int_tasks", tasks),
+                ("sales_force_auth_url", &auth_url),
+                ("sales_force_app_url", &app_url),
+                ("avni_api_url", &avni.base_url),
+                ("avni_user", "integration"),
+                ("avni_password", "password"),
+                ("goonj_bypass_errors", "true"),
+            ],
+        )
+        .await;
+    GoonjWorld {
+        app,
+        avni,
+        salesforce,
+        tenant,
+    }
+}
+
+impl GoonjWorld {
+    /// Runs one regular job to its end with a fresh worker; returns its final state.
+    async fn run_main_job(&self) -> String {
+        let dispatcher = self
+            .app
+            .start_dispatcher(self.app.dispatcher_config())
+            .await;
+        let http = reqwest_client();
+        let registry =
+            Registry::new().with(Goonj::module(http, Duration::from_secs(3600)).unwrap());
+        let worker = self
+            .app
+            .start_worker_with(self.app.worker_config(), registry);
+        let job = self
+            .app
+            .enqueue_for(self.tenant, goonj(), JobKind::Regular)
+            .await;
+        let row = avni_int_tests::poll::until(
+            "the goonj job to end",
+            Duration::from_secs(60),
+            || async {
+                let row = self.app.job(job).await;
+                (row.state == "succeeded" || row.state == "failed").then_some(row)
+            },
+        )
+        .await;
+        worker.stop().await;
+        dispatcher.stop().await;
+        if row.state == "failed" {
+            eprintln!("job failed: {:?}", row.last_error);
+        }
+        row.state
+    }
+
+    async fn errors(&self) -> Vec<(String, String, String, serde_json::Value, Option<String>)> {
+        sqlx::query_as(
+            "SELECT r.entity_id, t.name, l.error_msg, l.error_body, t.required_action
+               FROM error_record r JOIN error_record_log l ON l.error_record_id = r.id
+               JOIN error_type t ON t.id = l.error_type_id
+              WHERE r.integration_system_id = $1 ORDER BY r.entity_id",
+        )
+        .bind(self.tenant)
+        .fetch_all(self.app.db.pool())
+        .await
+        .unwrap()
+    }
+}
+
+fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn demands_land_in_avni_once_and_a_second_run_writes_nothing_new() {
+    let w = world("GoonjDemand").await;
+    let start = chrono::Utc::now() - chrono::Duration::days(2);
+    let ids = w.salesforce.seed_demands(30, start);
+    assert_eq!(w.run_main_job().await, "succeeded");
+    assert_eq!(w.avni.subject_count(), 30);
+    for id in &ids {
+        let subject = w
+            .avni
+            .subject(id)
+            .expect("every demand is a subject, by External ID");
+        assert_eq!(subject["Subject type"], "Demand");
+    }
+    let writes_after_first = w
+        .avni
+        .writes()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/subject"))
+        .count();
+    assert_eq!(writes_after_first, 30);
+
+    assert_eq!(w.run_main_job().await, "succeeded");
+    let writes_after_second = w
+        .avni
+        .writes()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/subject"))
+        .count();
+    assert_eq!(
+        writes_after_second, writes_after_first,
+        "nothing new to write"
+    );
+    assert!(w.errors().await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_demands_become_classified_errors_with_payload_and_action_and_deletions_void() {
+    let w = world("GoonjDemand").await;
+    let start = chrono::Utc::now() - chrono::Duration::days(2);
+    let good = w.salesforce.seed_demands(3, start);
+    w.salesforce.seed_demand(json!({
+        "DemandId": "a0B000000000BLANK", "DemandName": "No address", "State": "", "District": "",
+        "IsVoided": "false", "LastUpdatedDateTime": (start + chrono::Duration::hours(1)).to_rfc3339(),
+    }));
+    w.salesforce.seed_demand(json!({
+        "DemandId": "a0B000000000NOWHERE", "DemandName": "Unknown place", "State": "Atlantis",
+        "District": "Deep", "IsVoided": false,
+        "LastUpdatedDateTime": (start + chrono::Duration::hours(2)).to_rfc3339(),
+    }));
+    assert_eq!(
+        w.run_main_job().await,
+        "succeeded",
+        "record failures do not fail the job"
+    );
+    let errors = w.errors().await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let blank = errors.iter().find(|e| e.0 == "a0B000000000BLANK").unwrap();
+    assert_eq!(blank.1, "InvalidAddressError");
+    assert_eq!(blank.3["DemandName"], "No address", "the payload is kept");
+    assert!(blank
+        .4
+        .as_deref()
+        .unwrap_or_default()
+        .contains("State and District"));
+    let nowhere = errors
+        .iter()
+        .find(|e| e.0 == "a0B000000000NOWHERE")
+        .unwrap();
+    assert_eq!(nowhere.1, "AddressNotFoundError", "{}", nowhere.2);
+
+    // A deleted demand is voided in Avni on the next run.
+    w.salesforce.delete_demand(&good[0]);
+    assert_eq!(w.run_main_job().await, "succeeded");
+    assert_eq!(w.avni.subject(&good[0]).unwrap()["Voided"], true);
+}
+
+#[tokio::test]
+async fn salesforce_outages_are_retried_and_an_unknown_task_fails_the_job_clearly() {
+    let w = world("GoonjDemand").await;
+    w.salesforce
+        .seed_demands(5, chrono::Utc::now() - chrono::Duration::days(1));
+    w.salesforce.faults().update(|plan| {
+        plan.fail_next = 1;
+        plan.throttle_next = 1;
+        plan.path_contains = Some("getDemands".into());
+    });
+    assert_eq!(w.run_main_job().await, "succeeded");
+    assert_eq!(w.avni.subject_count(), 5);
+
+    w.app
+        .set_config(w.tenant, "int_tasks", "GoonjDemand,Demands")
+        .await;
+    assert_eq!(w.run_main_job().await, "failed");
+    let jobs = w.app.jobs(w.tenant).await;
+    let last = jobs.last().unwrap();
+    assert!(
+        last.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("\"Demands\""),
+        "{:?}",
+        last.last_error
+    );
+}

@@ -1,0 +1,161 @@
+//! The Goonj module (contracts/goonj.md): Salesforce demands, dispatches and inventory into
+//! Avni; Avni activities, dispatch receipts and distributions into Salesforce; classified
+//! errors with their required actions; the error job.
+
+pub mod config;
+pub mod demand;
+pub mod errors;
+pub mod mapping;
+pub mod outcome;
+pub mod salesforce;
+pub mod time;
+
+use crate::avni::{AvniClient, AvniConfig, RetryPolicy};
+use crate::context::JobContext;
+use crate::module::{Module, Step, StepError};
+use avni_int_shared::classify::Classifier;
+use avni_int_shared::store::errors as error_store;
+use avni_int_shared::store::mappings::Mappings;
+use avni_int_shared::store::tenants::Tenant;
+use avni_int_shared::{IntegrationSystemId, JobKind, ModuleName};
+use config::{GoonjConfig, GoonjTask, SalesforceConfig};
+use salesforce::SalesforceClient;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `integration_system.system_type` of Goonj tenants.
+pub const SYSTEM_TYPE: &str = "Goonj";
+
+/// Clients kept between jobs so tokens are reused; rebuilt when the tenant's settings change.
+#[derive(Clone)]
+struct Clients {
+    avni_config: String,
+    salesforce_config: SalesforceConfig,
+    avni: AvniClient,
+    salesforce: SalesforceClient,
+}
+
+pub struct Goonj {
+    name: ModuleName,
+    shared: Arc<Shared>,
+}
+
+/// What every Goonj step shares: the HTTP pool and the per-tenant clients.
+pub struct Shared {
+    http: reqwest::Client,
+    token_expiry: Duration,
+    clients: Mutex<HashMap<IntegrationSystemId, Clients>>,
+}
+
+impl Goonj {
+    /// `token_expiry`: env `GOONJ_SF_TOKEN_EXPIRY` (ms in the original; 1 h by default).
+    pub fn module(http: reqwest::Client, token_expiry: Duration) -> Result<Arc<Goonj>, StepError> {
+        let name = ModuleName::new("goonj").map_err(|e| StepError::Config(e.to_string()))?;
+        Ok(Arc::new(Goonj {
+            name,
+            shared: Arc::new(Shared {
+                http,
+                token_expiry,
+                clients: Mutex::new(HashMap::new()),
+            }),
+        }))
+    }
+}
+
+impl Shared {
+    fn clients(&self, tenant: &Tenant, config: &GoonjConfig) -> Result<Clients, StepError> {
+        let avni_config = AvniConfig::from_tenant_config(&tenant.config)
+            .map_err(|e| StepError::Config(e.to_string()))?;
+        let fingerprint = format!("{avni_config:?}|{}", avni_secret(tenant));
+        // A poisoned lock only means another job panicked mid-insert; the map is still valid.
+        let mut cache = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = cache.get(&tenant.id) {
+            if existing.avni_config == fingerprint
+                && existing.salesforce_config == config.salesforce
+            {
+                return Ok(existing.clone());
+            }
+        }
+        let clients = Clients {
+            avni_config: fingerprint,
+            salesforce_config: config.salesforce.clone(),
+            avni: AvniClient::with_http(self.http.clone(), avni_config),
+            salesforce: SalesforceClient::new(
+                self.http.clone(),
+                config.salesforce.clone(),
+                RetryPolicy::default(),
+            ),
+        };
+        cache.insert(tenant.id, clients.clone());
+        Ok(clients)
+    }
+
+    /// Everything a Goonj step needs for one run, loaded once per step.
+    pub async fn prepare(&self, ctx: &JobContext) -> Result<GoonjRun, StepError> {
+        let config = GoonjConfig::from_tenant(&ctx.tenant, self.token_expiry)?;
+        let clients = self.clients(&ctx.tenant, &config)?;
+        let pool = ctx.store.pool();
+        error_store::seed_error_types(pool, ctx.tenant.id, errors::GOONJ_ERROR_TYPES).await?;
+        let types = error_store::error_types(pool, ctx.tenant.id).await?;
+        let classifier = Classifier::new(types, config.bypass_errors);
+        for broken in classifier.broken_rules() {
+            tracing::error!(error_type = %broken.error_type, reason = %broken.reason,
+                "error type rule ignored: its MATCHES pattern is not a valid regex");
+        }
+        let mappings = Mappings::load(pool, ctx.tenant.id, "Observations").await?;
+        Ok(GoonjRun {
+            config,
+            avni: clients.avni,
+            salesforce: clients.salesforce,
+            classifier,
+            mappings,
+        })
+    }
+}
+
+/// The Avni password takes part in the cache key without being printed anywhere.
+fn avni_secret(tenant: &Tenant) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    tenant
+        .config("avni_password")
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish().to_string()
+}
+
+/// A step's view of its tenant: settings, clients, classifier and mappings.
+pub struct GoonjRun {
+    pub config: GoonjConfig,
+    pub avni: AvniClient,
+    pub salesforce: SalesforceClient,
+    pub classifier: Classifier,
+    pub mappings: Mappings,
+}
+
+impl Module for Goonj {
+    fn name(&self) -> &ModuleName {
+        &self.name
+    }
+
+    fn steps(&self, kind: JobKind, tenant: &Tenant) -> Result<Vec<Arc<dyn Step>>, StepError> {
+        let tasks = config::parse_tasks(tenant.config("int_tasks"))?;
+        match kind {
+            JobKind::Regular => Ok(tasks
+                .into_iter()
+                .filter_map(|task| match task {
+                    GoonjTask::GoonjDemand => Some(demand::DemandStep::arc(self.shared.clone())),
+                    // The other steps land one by one; until then they are not offered.
+                    _ => None,
+                })
+                .collect()),
+            JobKind::Error => Ok(Vec::new()),
+        }
+    }
+
+    fn healthcheck_slug(&self, kind: JobKind, tenant: &Tenant) -> Option<String> {
+        // The main job's check is the tenant's lowercased name; the error job has none.
+        (kind == JobKind::Regular).then(|| tenant.name.to_lowercase())
+    }
+}

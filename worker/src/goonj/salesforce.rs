@@ -1,0 +1,346 @@
+//! Goonj's Salesforce Apex REST client (contracts/goonj.md §1, §3, §4): password-grant login
+//! with a per-tenant token (valid till `issued_at` + expiry, renewed 60 s early, re-obtained
+//! once on a 401), retried transient failures, feed reads, and upserts that treat an
+//! `errorCode` body as a failure even with a 2xx status.
+
+use super::config::SalesforceConfig;
+use crate::avni::error::{http_message, parse_retry_after, reason_for, MAX_RETRY_AFTER};
+use crate::avni::RetryPolicy;
+use crate::module::StepError;
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SalesforceError {
+    /// A failure status, worded as the original's RestTemplate did (classification rules
+    /// match this text).
+    #[error("{}", http_message(*.status, reason_for(*.status), .body))]
+    Http {
+        status: u16,
+        body: String,
+        retry_after: Option<Duration>,
+    },
+    /// A 2xx (or 4xx) whose body carries Salesforce's `errorCode`.
+    #[error("{code}, {message}")]
+    Rejected { code: String, message: String },
+    #[error("Salesforce request {what} failed: {source}")]
+    Transport {
+        what: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("unreadable Salesforce response to {what}: {detail}")]
+    Decode { what: String, detail: String },
+    #[error("Salesforce login failed: {0}")]
+    Login(String),
+}
+
+impl SalesforceError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SalesforceError::Http { status, .. } => *status >= 500 || *status == 429,
+            SalesforceError::Transport { source, .. } => !source.is_builder(),
+            SalesforceError::Decode { .. } | SalesforceError::Rejected { .. } => false,
+            SalesforceError::Login(_) => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SalesforceError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<SalesforceError> for StepError {
+    fn from(error: SalesforceError) -> Self {
+        if error.is_transient() {
+            StepError::Unavailable(error.to_string())
+        } else {
+            StepError::Failed(error.to_string())
+        }
+    }
+}
+
+struct Token {
+    value: String,
+    valid_until: SystemTime,
+}
+
+/// One per tenant; cheap to clone. The token is the tenant's own (the original shared one
+/// across tenants).
+#[derive(Clone)]
+pub struct SalesforceClient {
+    http: reqwest::Client,
+    config: Arc<SalesforceConfig>,
+    retry: RetryPolicy,
+    token: Arc<Mutex<Option<Token>>>,
+}
+
+impl SalesforceClient {
+    pub fn new(http: reqwest::Client, config: SalesforceConfig, retry: RetryPolicy) -> Self {
+        SalesforceClient {
+            http,
+            config: Arc::new(config),
+            retry,
+            token: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn config(&self) -> &SalesforceConfig {
+        &self.config
+    }
+
+    async fn token(&self, renew: bool) -> Result<String, SalesforceError> {
+        let mut token = self.token.lock().await;
+        if !renew {
+            if let Some(t) = token.as_ref() {
+                if t.valid_until > SystemTime::now() + Duration::from_secs(60) {
+                    return Ok(t.value.clone());
+                }
+            }
+        }
+        let form = reqwest::multipart::Form::new()
+            .text("username", self.config.username.clone())
+            .text("password", self.config.password.clone())
+            .text("grant_type", "password")
+            .text("client_id", self.config.client_id.clone())
+            .text("client_secret", self.config.client_secret.clone());
+        let response = self
+            .http
+            .post(&self.config.auth_url)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|source| SalesforceError::Transport {
+                what: "login".into(),
+                source,
+            })?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if !(200..300).contains(&status) {
+            return Err(SalesforceError::Login(http_message(
+                status,
+                reason_for(status),
+                &body,
+            )));
+        }
+        let parsed: Value = serde_json::from_str(&body).map_err(|e| SalesforceError::Decode {
+            what: "login".into(),
+            detail: e.to_string(),
+        })?;
+        let value = parsed["access_token"]
+            .as_str()
+            .ok_or_else(|| SalesforceError::Login("no access_token in the answer".into()))?
+            .to_owned();
+        let issued_ms = parsed["issued_at"]
+            .as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .or_else(|| parsed["issued_at"].as_u64());
+        let issued = issued_ms
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+            .unwrap_or_else(SystemTime::now);
+        *token = Some(Token {
+            value: value.clone(),
+            valid_until: issued + self.config.token_expiry,
+        });
+        Ok(value)
+    }
+
+    /// Sends a request built by `build` with the bearer token; retries transient failures
+    /// (honouring `Retry-After`) and logs in again once on a 401. Returns the body of a 2xx.
+    async fn send(
+        &self,
+        what: &str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<(String, String), SalesforceError> {
+        let attempt = || async {
+            let mut renewed = false;
+            loop {
+                let token = self.token(renewed).await?;
+                let response =
+                    build(&self.http)
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .map_err(|source| SalesforceError::Transport {
+                            what: what.to_owned(),
+                            source,
+                        })?;
+                let status = response.status().as_u16();
+                let retry_after = parse_retry_after(
+                    response
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()),
+                );
+                let content_type = response
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = response
+                    .text()
+                    .await
+                    .map_err(|source| SalesforceError::Transport {
+                        what: what.to_owned(),
+                        source,
+                    })?;
+                if status == 401 && !renewed {
+                    renewed = true;
+                    continue;
+                }
+                if (200..300).contains(&status) {
+                    return Ok((content_type, body));
+                }
+                return Err(SalesforceError::Http {
+                    status,
+                    body,
+                    retry_after,
+                });
+            }
+        };
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        attempt
+            .retry(policy)
+            .when(SalesforceError::is_transient)
+            .adjust(|error, delay| {
+                let asked = match error {
+                    SalesforceError::Http { retry_after, .. } => {
+                        retry_after.map(|d| d.min(MAX_RETRY_AFTER))
+                    }
+                    _ => None,
+                };
+                delay.map(|d| asked.unwrap_or(d))
+            })
+            .notify(|error, delay| {
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "Salesforce call failed; retrying");
+            })
+            .await
+    }
+
+    /// `GET {app}/{path}?{params}`; the JSON answer.
+    pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Result<Value, SalesforceError> {
+        let url = format!("{}/{path}", self.config.app_url);
+        let (_, body) = self.send(path, |http| http.get(&url).query(params)).await?;
+        serde_json::from_str(&body).map_err(|e| SalesforceError::Decode {
+            what: path.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// `POST {app}/{resource}` with `{wrapper: records}`. A body carrying `errorCode` is a
+    /// failure whatever the status (the original ignored it).
+    pub async fn upsert(
+        &self,
+        resource: &str,
+        wrapper: &str,
+        records: &[Value],
+    ) -> Result<(), SalesforceError> {
+        let url = format!("{}/{resource}", self.config.app_url);
+        let body = json!({ wrapper: records });
+        let (_, answer) = match self
+            .send(resource, |http| http.post(&url).json(&body))
+            .await
+        {
+            Ok(ok) => ok,
+            Err(SalesforceError::Http { status, body, .. }) if status < 500 && status != 429 => {
+                if let Some(rejected) = rejection(&body) {
+                    return Err(rejected);
+                }
+                return Err(SalesforceError::Http {
+                    status,
+                    body,
+                    retry_after: None,
+                });
+            }
+            Err(other) => return Err(other),
+        };
+        match rejection(&answer) {
+            Some(rejected) => Err(rejected),
+            None => Ok(()),
+        }
+    }
+
+    /// `POST {app}/deleteDispatchReceivedStatusService/`; errors are the caller's to ignore.
+    pub async fn delete_receipts(&self, source_ids: &[String]) -> Result<(), SalesforceError> {
+        let url = format!(
+            "{}/deleteDispatchReceivedStatusService/",
+            self.config.app_url
+        );
+        let body = json!({ "recordId": [], "sourceId": source_ids });
+        self.send("deleteDispatchReceivedStatusService", |http| {
+            http.post(&url).json(&body)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Downloads an image link with the bearer: (content type, bytes).
+    pub async fn download(&self, link: &str) -> Result<(String, Vec<u8>), SalesforceError> {
+        let (content_type, body) = self.send("image download", |http| http.get(link)).await?;
+        Ok((content_type, body.into_bytes()))
+    }
+}
+
+/// Salesforce's failure bodies: `[{"errorCode": …, "message": …}]` or the object alone.
+fn rejection(body: &str) -> Option<SalesforceError> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let first = match &value {
+        Value::Array(items) => items.first()?.clone(),
+        other => other.clone(),
+    };
+    let code = first.get("errorCode")?.as_str()?.to_owned();
+    let message = first
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Some(SalesforceError::Rejected { code, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_code_bodies_are_rejections_whatever_their_shape() {
+        let list = r#"[{"errorCode":"FIELD_CUSTOM_VALIDATION_EXCEPTION","message":"Received quantity too high"}]"#;
+        let rejected = rejection(list).unwrap();
+        assert_eq!(
+            rejected.to_string(),
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION, Received quantity too high"
+        );
+        assert!(!rejected.is_transient());
+        assert!(rejection(r#"{"errorCode":"X","message":"y"}"#).is_some());
+        assert!(rejection(r#"[{"Id":"a","success":true}]"#).is_none());
+        assert!(rejection("not json").is_none());
+    }
+
+    #[test]
+    fn http_failures_read_like_the_original_and_classify_transience() {
+        let e = SalesforceError::Http {
+            status: 502,
+            body: "bad gateway".into(),
+            retry_after: None,
+        };
+        assert_eq!(e.to_string(), r#"502 Bad Gateway: "bad gateway""#);
+        assert!(e.is_transient());
+        let e = SalesforceError::Http {
+            status: 400,
+            body: "no".into(),
+            retry_after: None,
+        };
+        assert!(!e.is_transient());
+    }
+}
