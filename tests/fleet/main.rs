@@ -6,6 +6,9 @@
 mod avni_client;
 mod errors;
 mod goonj;
+mod goonj_error_job;
+mod goonj_inbound;
+mod goonj_outbound;
 mod leadership;
 mod monitoring;
 mod recovery;

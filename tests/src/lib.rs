@@ -9,6 +9,7 @@ pub mod broker;
 pub mod database;
 pub mod fake_endpoint;
 pub mod fleet;
+pub mod goonj_world;
 pub mod noop;
 pub mod poll;
 pub mod probe;

@@ -1,6 +1,7 @@
 //! The job context a step receives: the claimed job, its tenant's configuration, the store and
 //! the time budget. Everything a step needs comes through here (no globals).
 
+use crate::monitoring::healthcheck::Healthchecks;
 use avni_int_shared::store::ledger::ClaimedJob;
 use avni_int_shared::store::tenants::Tenant;
 use avni_int_shared::store::Store;
@@ -14,6 +15,9 @@ pub struct JobContext {
     pub tenant: Tenant,
     pub store: Store,
     pub worker: WorkerId,
+    /// For checks a module derives from its data (Goonj's `goonj-integration`); the job's
+    /// own check is pinged by the runtime.
+    pub healthchecks: Option<Healthchecks>,
     deadline: Instant,
     stop: CancellationToken,
 }
@@ -32,9 +36,15 @@ impl JobContext {
             tenant,
             store,
             worker,
+            healthchecks: None,
             deadline: Instant::now() + budget,
             stop,
         }
+    }
+
+    pub fn with_healthchecks(mut self, healthchecks: Healthchecks) -> Self {
+        self.healthchecks = Some(healthchecks);
+        self
     }
 
     /// Time left in the job's budget.

@@ -103,7 +103,8 @@ impl Worker {
                     self.config.id.clone(),
                     self.config.time_budget,
                     stop.clone(),
-                );
+                )
+                .with_healthchecks(self.healthchecks.clone());
                 let outcome = tokio::select! {
                     biased;
                     outcome = run_steps(&*module, &ctx) => outcome,
@@ -258,11 +259,22 @@ async fn run_steps(module: &dyn Module, ctx: &JobContext) -> Outcome {
         None => 0,
     };
     let mut errors: Vec<String> = Vec::new();
+    let mut failed_groups: Vec<String> = Vec::new();
     for (index, step) in steps[start..].iter().enumerate() {
         // The first step always runs, so a chain of continuations always makes progress.
         if index > 0 && ctx.should_yield() {
             outcome.continue_at = Some(step.name().to_owned());
             break;
+        }
+        if let Some(group) = step.failure_group() {
+            if failed_groups.iter().any(|g| g == group) {
+                tracing::warn!(
+                    step = step.name(),
+                    group,
+                    "skipped: an earlier step of its group failed"
+                );
+                continue;
+            }
         }
         let step_span = tracing::info_span!("step", step = step.name());
         let result = AssertUnwindSafe(step.run(ctx).instrument(step_span))
@@ -280,6 +292,9 @@ async fn run_steps(module: &dyn Module, ctx: &JobContext) -> Outcome {
             Ok(Err(error)) => {
                 tracing::warn!(step = step.name(), %error, "step failed; continuing with the next step");
                 errors.push(format!("{}: {error}", step.name()));
+                if let Some(group) = step.failure_group() {
+                    failed_groups.push(group.to_owned());
+                }
                 if matches!(error, StepError::Config(_)) {
                     break;
                 }
@@ -292,6 +307,9 @@ async fn run_steps(module: &dyn Module, ctx: &JobContext) -> Outcome {
                     .unwrap_or_else(|| "unknown panic".to_owned());
                 tracing::error!(step = step.name(), panic = %what, "step panicked; continuing with the next step");
                 errors.push(format!("{}: panicked: {what}", step.name()));
+                if let Some(group) = step.failure_group() {
+                    failed_groups.push(group.to_owned());
+                }
             }
         }
     }

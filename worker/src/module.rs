@@ -44,6 +44,13 @@ pub enum StepError {
 pub trait Step: Send + Sync {
     /// Stable name: used as the continuation's resume point and in logs.
     fn name(&self) -> &str;
+
+    /// Steps sharing a group depend on each other: once one fails, the rest of its group is
+    /// skipped for this job (other groups still run).
+    fn failure_group(&self) -> Option<&str> {
+        None
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>>;
 }
 

@@ -55,6 +55,10 @@ impl Step for DemandStep {
         "GoonjDemand"
     }
 
+    fn failure_group(&self) -> Option<&str> {
+        Some(super::group::DEMANDS_AND_DISPATCHES)
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         Box::pin(async move {
             let run = self.shared.prepare(ctx).await?;

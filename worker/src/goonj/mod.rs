@@ -2,11 +2,18 @@
 //! Avni; Avni activities, dispatch receipts and distributions into Salesforce; classified
 //! errors with their required actions; the error job.
 
+pub mod activity;
 pub mod config;
 pub mod demand;
+pub mod dispatch;
+pub mod distribution;
+pub mod error_job;
 pub mod errors;
+pub mod health;
+pub mod inventory;
 pub mod mapping;
 pub mod outcome;
+pub mod receipt;
 pub mod salesforce;
 pub mod time;
 
@@ -125,6 +132,15 @@ fn avni_secret(tenant: &Tenant) -> String {
     hasher.finish().to_string()
 }
 
+/// Failure groups of the main job (contracts/goonj.md §2): a failing step skips the rest of
+/// its group.
+pub mod group {
+    pub const DEMANDS_AND_DISPATCHES: &str = "demands-dispatches";
+    pub const ACTIVITIES: &str = "activities";
+    pub const RECEIPTS_AND_DISTRIBUTIONS: &str = "receipts-distributions";
+    pub const INVENTORY: &str = "inventory";
+}
+
 /// A step's view of its tenant: settings, clients, classifier and mappings.
 pub struct GoonjRun {
     pub config: GoonjConfig,
@@ -141,16 +157,30 @@ impl Module for Goonj {
 
     fn steps(&self, kind: JobKind, tenant: &Tenant) -> Result<Vec<Arc<dyn Step>>, StepError> {
         let tasks = config::parse_tasks(tenant.config("int_tasks"))?;
+        let shared = &self.shared;
         match kind {
-            JobKind::Regular => Ok(tasks
-                .into_iter()
-                .filter_map(|task| match task {
-                    GoonjTask::GoonjDemand => Some(demand::DemandStep::arc(self.shared.clone())),
-                    // The other steps land one by one; until then they are not offered.
-                    _ => None,
-                })
-                .collect()),
-            JobKind::Error => Ok(Vec::new()),
+            JobKind::Regular => {
+                let mut steps: Vec<Arc<dyn Step>> = tasks
+                    .into_iter()
+                    .map(|task| match task {
+                        GoonjTask::GoonjDemand => demand::DemandStep::arc(shared.clone()),
+                        GoonjTask::GoonjDispatch => dispatch::DispatchStep::arc(shared.clone()),
+                        GoonjTask::AvniActivity => activity::ActivityStep::arc(shared.clone()),
+                        GoonjTask::AvniDispatchReceipt => receipt::ReceiptStep::arc(shared.clone()),
+                        GoonjTask::AvniDistribution => {
+                            distribution::DistributionStep::arc(shared.clone())
+                        }
+                        GoonjTask::GoonjInventory => inventory::InventoryStep::arc(shared.clone()),
+                    })
+                    .collect();
+                // After the sync steps: the derived checks from the errors they logged.
+                steps.push(health::HealthStep::arc(true));
+                Ok(steps)
+            }
+            JobKind::Error => Ok(vec![
+                error_job::ErrorJobStep::arc(shared.clone()),
+                health::HealthStep::arc(false),
+            ]),
         }
     }
 

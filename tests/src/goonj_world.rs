@@ -1,0 +1,119 @@
+//! A Goonj tenant wired to fresh Avni and Salesforce simulators, and a way to run its jobs to
+//! the end: the setup every Goonj fleet test shares.
+
+use crate::fleet::TestApp;
+use crate::sim::avni::{AvniSim, AvniSimConfig};
+use crate::sim::goonj::{generate::PLACES, GoonjSim, GoonjSimConfig};
+use avni_int_shared::{IntegrationSystemId, JobKind, ModuleName};
+use avni_int_worker::goonj::Goonj;
+use avni_int_worker::module::Registry;
+use std::time::Duration;
+
+pub struct GoonjWorld {
+    pub app: TestApp,
+    pub avni: AvniSim,
+    pub salesforce: GoonjSim,
+    pub tenant: IntegrationSystemId,
+}
+
+pub fn goonj() -> ModuleName {
+    ModuleName::new("goonj").unwrap()
+}
+
+/// A Goonj tenant running `tasks` (`int_tasks`), bypass on, against new simulators.
+pub async fn world(tasks: &str) -> GoonjWorld {
+    let app = TestApp::new().await;
+    let avni = AvniSim::start(AvniSimConfig::default()).await;
+    for (state, district, _) in PLACES {
+        avni.add_location(state, district);
+    }
+    for subject_type in [
+        "Demand",
+        "Dispatch",
+        "Inventory Item",
+        "Activity",
+        "Distribution",
+    ] {
+        avni.add_subject_type(subject_type);
+    }
+    avni.add_concept("Target Community", Some(&["Rural", "Tribal", "Urban"]));
+    let salesforce = GoonjSim::start(GoonjSimConfig::default()).await;
+    let auth_url = salesforce.auth_url();
+    let app_url = salesforce.app_url();
+    let tenant = app
+        .add_tenant(
+            "Goonj",
+            "Goonj",
+            &[
+                ("int_env", crate::fleet::INT_ENV),
+                ("int_tasks", tasks),
+                ("sales_force_auth_url", &auth_url),
+                ("sales_force_app_url", &app_url),
+                ("avni_api_url", &avni.base_url),
+                ("avni_user", "integration"),
+                ("avni_password", "password"),
+                ("goonj_bypass_errors", "true"),
+            ],
+        )
+        .await;
+    GoonjWorld {
+        app,
+        avni,
+        salesforce,
+        tenant,
+    }
+}
+
+impl GoonjWorld {
+    /// Runs one regular job to its end; returns its final state.
+    pub async fn run_main_job(&self) -> String {
+        self.run_job(JobKind::Regular).await
+    }
+
+    /// Runs one job of `kind` to its end with a fresh dispatcher and worker; its final state.
+    pub async fn run_job(&self, kind: JobKind) -> String {
+        let dispatcher = self
+            .app
+            .start_dispatcher(self.app.dispatcher_config())
+            .await;
+        let http = reqwest_client();
+        let registry =
+            Registry::new().with(Goonj::module(http, Duration::from_secs(3600)).unwrap());
+        let worker = self
+            .app
+            .start_worker_with(self.app.worker_config(), registry);
+        let job = self.app.enqueue_for(self.tenant, goonj(), kind).await;
+        let row = crate::poll::until("the goonj job to end", Duration::from_secs(60), || async {
+            let row = self.app.job(job).await;
+            (row.state == "succeeded" || row.state == "failed").then_some(row)
+        })
+        .await;
+        worker.stop().await;
+        dispatcher.stop().await;
+        if row.state == "failed" {
+            eprintln!("job failed: {:?}", row.last_error);
+        }
+        row.state
+    }
+
+    /// (entity id, error type, message, payload, required action) of every error log.
+    pub async fn errors(&self) -> Vec<(String, String, String, serde_json::Value, Option<String>)> {
+        sqlx::query_as(
+            "SELECT r.entity_id, t.name, l.error_msg, l.error_body, t.required_action
+               FROM error_record r JOIN error_record_log l ON l.error_record_id = r.id
+               JOIN error_type t ON t.id = l.error_type_id
+              WHERE r.integration_system_id = $1 ORDER BY r.entity_id",
+        )
+        .bind(self.tenant)
+        .fetch_all(self.app.db.pool())
+        .await
+        .unwrap()
+    }
+}
+
+pub fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
