@@ -166,13 +166,13 @@ trap 'on_signal 2' INT
 trap 'on_signal 15' TERM
 
 if [ -x "$BIN/avni-int-sim" ]; then
-  start sim "$BIN/avni-int-sim"
+  start sim env SIM_DEMO_DATABASE_URL="$DATABASE_URL" "$BIN/avni-int-sim"
 fi
 start dispatcher "$BIN/avni-int-dispatcher"
 for ((n = 1; n <= WORKERS; n++)); do
   start "worker-$n" env WORKER_ID="worker-$n" "$BIN/avni-int-worker"
 done
-log "fleet up: admin API on http://127.0.0.1:$AVNI_INT_SERVER_PORT; Ctrl-C to stop"
+log "fleet up: simulators on :6081 (Avni) and :6082 (Salesforce), tenant Goonj Demo syncs every minute; Ctrl-C to stop"
 
 # Wait for the first child to exit (a trapped signal interrupts this and runs on_signal).
 dead=""

@@ -307,3 +307,50 @@ pub async fn new_logs_by_follow_up(
         .collect();
     Ok((counts, newest))
 }
+
+/// `clear` for many entities of one kind at once (a page of synced records): two statements
+/// instead of two per record. Returns how many error records went.
+pub async fn clear_many(
+    conn: &mut PgConnection,
+    tenant: IntegrationSystemId,
+    entities: &[FailedEntity],
+) -> Result<u64, StoreError> {
+    let mut cleared = 0;
+    let mut groups: std::collections::BTreeMap<(Option<&str>, Option<&str>), Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for entity in entities {
+        let (avni_type, integrating_type, id) = entity.columns();
+        groups
+            .entry((avni_type, integrating_type))
+            .or_default()
+            .push(id);
+    }
+    for ((avni_type, integrating_type), ids) in groups {
+        let records: Vec<i32> = sqlx::query_scalar(
+            "SELECT id FROM error_record
+              WHERE integration_system_id = $1 AND entity_id = ANY($2)
+                AND avni_entity_type IS NOT DISTINCT FROM $3
+                AND integrating_entity_type IS NOT DISTINCT FROM $4",
+        )
+        .bind(tenant)
+        .bind(&ids)
+        .bind(avni_type)
+        .bind(integrating_type)
+        .fetch_all(&mut *conn)
+        .await?;
+        if records.is_empty() {
+            continue;
+        }
+        sqlx::query("DELETE FROM error_record_log WHERE error_record_id = ANY($1)")
+            .bind(&records)
+            .execute(&mut *conn)
+            .await?;
+        cleared += sqlx::query("DELETE FROM error_record WHERE id = ANY($1) AND integration_system_id = $2")
+            .bind(&records)
+            .bind(tenant)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(cleared)
+}

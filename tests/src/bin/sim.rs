@@ -27,6 +27,63 @@ struct Cli {
     /// Demands, dispatches and inventory items to seed in Salesforce.
     #[arg(long, env = "SIM_SEED_RECORDS", default_value_t = 30)]
     seed_records: usize,
+    /// Registers (or updates) a "Goonj Demo" tenant pointing at these simulators in this
+    /// database, so a local fleet syncs them.
+    #[arg(long, env = "SIM_DEMO_DATABASE_URL")]
+    demo_database_url: Option<String>,
+    /// The demo tenant's `int_env` (the fleet's `AVNI_INT_ENV`).
+    #[arg(long, env = "AVNI_INT_ENV", default_value = "demo")]
+    int_env: String,
+}
+
+/// Inserts or updates the demo Goonj tenant: every task, the main job every minute and the
+/// error job every five, against the simulators.
+async fn register_demo_tenant(url: &str, cli: &Cli) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let id: i32 = match sqlx::query_scalar::<_, i32>(
+        "SELECT id FROM integration_system WHERE name = 'Goonj Demo'",
+    )
+    .fetch_optional(&pool)
+    .await?
+    {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO integration_system (name, system_type, uuid)
+                 VALUES ('Goonj Demo', 'Goonj', gen_random_uuid()::text) RETURNING id",
+            )
+            .fetch_one(&pool)
+            .await?
+        }
+    };
+    let goonj = format!("http://127.0.0.1:{}", cli.goonj_port);
+    let settings = [
+        ("int_env", cli.int_env.clone()),
+        ("int_tasks", "all".to_owned()),
+        ("main.scheduled.job.cron", "0 * * * * *".to_owned()),
+        ("error.scheduled.job.cron", "30 */5 * * * *".to_owned()),
+        ("sales_force_auth_url", format!("{goonj}/services/oauth2/token")),
+        ("sales_force_app_url", format!("{goonj}/services/apexrest/v1")),
+        ("avni_api_url", format!("http://127.0.0.1:{}", cli.avni_port)),
+        ("avni_user", "integration".to_owned()),
+        ("avni_password", "password".to_owned()),
+        ("goonj_bypass_errors", "true".to_owned()),
+    ];
+    for (key, value) in settings {
+        sqlx::query(
+            "INSERT INTO integration_system_config (integration_system_id, key, value, is_secret, uuid)
+             VALUES ($1, $2, $3, $4, gen_random_uuid()::text)
+             ON CONFLICT (integration_system_id, key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(value)
+        .bind(key.contains("password"))
+        .execute(&pool)
+        .await?;
+    }
+    tracing::info!(tenant = id, "demo Goonj tenant registered");
+    Ok(())
 }
 
 async fn get_faults(State(faults): State<Faults>) -> Json<FaultPlan> {
@@ -58,6 +115,9 @@ async fn main() -> anyhow::Result<()> {
     avni_int_shared::telemetry::init(avni_int_shared::telemetry::LogFormat::parse(
         std::env::var("LOG_FORMAT").ok().as_deref(),
     ));
+    if let Some(url) = &cli.demo_database_url {
+        register_demo_tenant(url, &cli).await?;
+    }
     let avni = AvniSim::new(AvniSimConfig::default());
     for (state, district, _) in PLACES {
         avni.add_location(state, district);
@@ -72,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         avni.add_subject_type(subject_type);
     }
     avni.add_encounter_type("Dispatch receipt");
+    avni.add_concept("Target Community", Some(&["Rural", "Tribal", "Urban"]));
 
     let goonj = GoonjSim::new(
         GoonjSimConfig::default(),

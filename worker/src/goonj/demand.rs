@@ -31,7 +31,7 @@ const CORE: &[&str] = &[
     "TargetCommunity",
 ];
 /// Avni writes in flight per page.
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 16;
 
 pub struct DemandStep {
     shared: Arc<Shared>,

@@ -10,6 +10,7 @@ pub mod distribution;
 pub mod error_job;
 pub mod errors;
 pub mod health;
+pub mod images;
 pub mod inventory;
 pub mod mapping;
 pub mod outcome;

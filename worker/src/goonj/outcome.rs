@@ -50,10 +50,11 @@ impl Page<'_> {
         let mut done = StepOutcome::default();
         let mut cursor: Option<Cursor> = None;
         let mut stop: Option<StepError> = None;
+        let mut synced: Vec<FailedEntity> = Vec::new();
         for outcome in outcomes {
             match &outcome.result {
                 RecordResult::Synced => {
-                    error_store::clear(&mut tx, self.tenant, &outcome.entity).await?;
+                    synced.push(outcome.entity.clone());
                     done.synced += 1;
                 }
                 RecordResult::Skipped => {}
@@ -84,6 +85,8 @@ impl Page<'_> {
             }
             cursor = Some(outcome.cursor_after);
         }
+        // Synced records lose their error records, in one pass for the page.
+        error_store::clear_many(&mut tx, self.tenant, &synced).await?;
         if let (true, Some(cursor)) = (self.move_cursor, cursor) {
             cursors::save(&mut tx, self.tenant, self.cursor_entity, &cursor).await?;
         }

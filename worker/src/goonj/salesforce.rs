@@ -158,7 +158,7 @@ impl SalesforceClient {
         &self,
         what: &str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<(String, String), SalesforceError> {
+    ) -> Result<(String, Vec<u8>), SalesforceError> {
         let attempt = || async {
             let mut renewed = false;
             loop {
@@ -186,7 +186,7 @@ impl SalesforceClient {
                     .unwrap_or_default()
                     .to_owned();
                 let body = response
-                    .text()
+                    .bytes()
                     .await
                     .map_err(|source| SalesforceError::Transport {
                         what: what.to_owned(),
@@ -197,11 +197,11 @@ impl SalesforceClient {
                     continue;
                 }
                 if (200..300).contains(&status) {
-                    return Ok((content_type, body));
+                    return Ok((content_type, body.to_vec()));
                 }
                 return Err(SalesforceError::Http {
                     status,
-                    body,
+                    body: String::from_utf8_lossy(&body).into_owned(),
                     retry_after,
                 });
             }
@@ -233,7 +233,7 @@ impl SalesforceClient {
     pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Result<Value, SalesforceError> {
         let url = format!("{}/{path}", self.config.app_url);
         let (_, body) = self.send(path, |http| http.get(&url).query(params)).await?;
-        serde_json::from_str(&body).map_err(|e| SalesforceError::Decode {
+        serde_json::from_slice(&body).map_err(|e| SalesforceError::Decode {
             what: path.to_owned(),
             detail: e.to_string(),
         })
@@ -266,7 +266,7 @@ impl SalesforceClient {
             }
             Err(other) => return Err(other),
         };
-        match rejection(&answer) {
+        match rejection(&String::from_utf8_lossy(&answer)) {
             Some(rejected) => Err(rejected),
             None => Ok(()),
         }
@@ -288,8 +288,7 @@ impl SalesforceClient {
 
     /// Downloads an image link with the bearer: (content type, bytes).
     pub async fn download(&self, link: &str) -> Result<(String, Vec<u8>), SalesforceError> {
-        let (content_type, body) = self.send("image download", |http| http.get(link)).await?;
-        Ok((content_type, body.into_bytes()))
+        self.send("image download", |http| http.get(link)).await
     }
 }
 
