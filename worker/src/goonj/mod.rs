@@ -13,6 +13,7 @@ pub mod health;
 pub mod images;
 pub mod inventory;
 pub mod mapping;
+pub mod outbound;
 pub mod outcome;
 pub mod receipt;
 pub mod salesforce;

@@ -57,7 +57,8 @@ impl Page<'_> {
                     synced.push(outcome.entity.clone());
                     done.synced += 1;
                 }
-                RecordResult::Skipped => {}
+                // Nothing to send any more (voided, incomplete): an old error is moot too.
+                RecordResult::Skipped => synced.push(outcome.entity.clone()),
                 RecordResult::Failed { message, payload } => {
                     match self.classifier.classify(message) {
                         Some(error_type) => {

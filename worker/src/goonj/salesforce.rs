@@ -42,7 +42,11 @@ pub enum SalesforceError {
 impl SalesforceError {
     pub fn is_transient(&self) -> bool {
         match self {
-            SalesforceError::Http { status, .. } => *status >= 500 || *status == 429,
+            // An Apex exception about the data comes back as a 500 with an `errorCode` body:
+            // sending the same data again fails the same way.
+            SalesforceError::Http { status, body, .. } => {
+                (*status >= 500 && !body.contains("\"errorCode\"")) || *status == 429
+            }
             SalesforceError::Transport { source, .. } => !source.is_builder(),
             SalesforceError::Decode { .. } | SalesforceError::Rejected { .. } => false,
             SalesforceError::Login(_) => false,
@@ -341,5 +345,11 @@ mod tests {
             retry_after: None,
         };
         assert!(!e.is_transient());
+        let apex = SalesforceError::Http {
+            status: 500,
+            body: r#"[{"errorCode":"APEX_ERROR","message":"System.NullPointerException"}]"#.into(),
+            retry_after: None,
+        };
+        assert!(!apex.is_transient(), "a data failure is not repeated");
     }
 }
