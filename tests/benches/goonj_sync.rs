@@ -50,7 +50,10 @@ async fn main() {
         if w.avni.subject_count() - before >= records {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(900), "sync too slow");
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "sync too slow"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed();
@@ -66,7 +69,10 @@ async fn main() {
     println!("| raw Avni simulator upserts ({concurrency} connections) | {raw:.0} req/s |");
     println!("| demands synced Salesforce → Avni ({records}, one worker process) | {synced_rate:.0} records/s |");
     println!("| synced / raw | {:.2} |", synced_rate / raw);
-    println!("| worker peak RSS during the backlog | {:.1} MB |", peak_rss_kb as f64 / 1024.0);
+    println!(
+        "| worker peak RSS during the backlog | {:.1} MB |",
+        peak_rss_kb as f64 / 1024.0
+    );
 }
 
 /// The Avni simulator's own rate for the request the sync makes per record: a subject upsert.

@@ -345,12 +345,14 @@ pub async fn clear_many(
             .bind(&records)
             .execute(&mut *conn)
             .await?;
-        cleared += sqlx::query("DELETE FROM error_record WHERE id = ANY($1) AND integration_system_id = $2")
-            .bind(&records)
-            .bind(tenant)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        cleared += sqlx::query(
+            "DELETE FROM error_record WHERE id = ANY($1) AND integration_system_id = $2",
+        )
+        .bind(&records)
+        .bind(tenant)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     }
     Ok(cleared)
 }

@@ -62,9 +62,18 @@ async fn register_demo_tenant(url: &str, cli: &Cli) -> anyhow::Result<()> {
         ("int_tasks", "all".to_owned()),
         ("main.scheduled.job.cron", "0 * * * * *".to_owned()),
         ("error.scheduled.job.cron", "30 */5 * * * *".to_owned()),
-        ("sales_force_auth_url", format!("{goonj}/services/oauth2/token")),
-        ("sales_force_app_url", format!("{goonj}/services/apexrest/v1")),
-        ("avni_api_url", format!("http://127.0.0.1:{}", cli.avni_port)),
+        (
+            "sales_force_auth_url",
+            format!("{goonj}/services/oauth2/token"),
+        ),
+        (
+            "sales_force_app_url",
+            format!("{goonj}/services/apexrest/v1"),
+        ),
+        (
+            "avni_api_url",
+            format!("http://127.0.0.1:{}", cli.avni_port),
+        ),
         ("avni_user", "integration".to_owned()),
         ("avni_password", "password".to_owned()),
         ("goonj_bypass_errors", "true".to_owned()),
