@@ -35,8 +35,7 @@ async fn inbound_world() -> GoonjWorld {
     }
     w.avni
         .add_concept("Type Of Material", Some(&TYPES_OF_MATERIAL));
-    add_mappings(
-        &w,
+    w.add_mappings(
         "Dispatch",
         &[
             ("DispatchStatusId", "Dispatch Status Id"),
@@ -44,8 +43,7 @@ async fn inbound_world() -> GoonjWorld {
         ],
     )
     .await;
-    add_mappings(
-        &w,
+    w.add_mappings(
         "DispatchLineItem",
         &[
             ("DispatchLineItemId", "Dispatch Line Item Id"),
@@ -57,8 +55,7 @@ async fn inbound_world() -> GoonjWorld {
         ],
     )
     .await;
-    add_mappings(
-        &w,
+    w.add_mappings(
         "Inventory Item",
         &[
             ("ItemName", "Item Name"),
@@ -68,53 +65,6 @@ async fn inbound_world() -> GoonjWorld {
     )
     .await;
     w
-}
-
-/// Metadata mapping rows (type `Observations`, no hint) in `group`.
-async fn add_mappings(w: &GoonjWorld, group: &str, rows: &[(&str, &str)]) {
-    let pool = w.app.db.pool();
-    let existing: Option<i32> = sqlx::query_scalar(
-        "SELECT id FROM mapping_type WHERE integration_system_id = $1 AND name = 'Observations'",
-    )
-    .bind(w.tenant)
-    .fetch_optional(pool)
-    .await
-    .unwrap();
-    let type_id = match existing {
-        Some(id) => id,
-        None => sqlx::query_scalar(
-            "INSERT INTO mapping_type (name, integration_system_id, uuid)
-             VALUES ('Observations', $1, gen_random_uuid()::text) RETURNING id",
-        )
-        .bind(w.tenant)
-        .fetch_one(pool)
-        .await
-        .unwrap(),
-    };
-    let group_id: i32 = sqlx::query_scalar(
-        "INSERT INTO mapping_group (name, integration_system_id, uuid)
-         VALUES ($1, $2, gen_random_uuid()::text) RETURNING id",
-    )
-    .bind(group)
-    .bind(w.tenant)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    for (partner, avni) in rows {
-        sqlx::query(
-            "INSERT INTO mapping_metadata (int_system_value, avni_value, integration_system_id,
-                                           mapping_group_id, mapping_type_id, uuid)
-             VALUES ($1, $2, $3, $4, $5, gen_random_uuid()::text)",
-        )
-        .bind(partner)
-        .bind(avni)
-        .bind(w.tenant)
-        .bind(group_id)
-        .bind(type_id)
-        .execute(pool)
-        .await
-        .unwrap();
-    }
 }
 
 /// A dispatch with one line, in a known place, updated at `at`.

@@ -19,48 +19,6 @@ fn yesterday() -> DateTime<Utc> {
     Utc::now() - Duration::days(1)
 }
 
-/// An `Observations` mapping row of `group`: Salesforce value ↔ Avni value.
-async fn add_mapping(w: &GoonjWorld, group: &str, salesforce: &str, avni: &str) {
-    let pool = w.app.db.pool();
-    let mut ids = Vec::new();
-    for (table, name) in [("mapping_type", "Observations"), ("mapping_group", group)] {
-        let existing: Option<i32> = sqlx::query_scalar(&format!(
-            "SELECT id FROM {table} WHERE integration_system_id = $1 AND name = $2"
-        ))
-        .bind(w.tenant)
-        .bind(name)
-        .fetch_optional(pool)
-        .await
-        .unwrap();
-        let id = match existing {
-            Some(id) => id,
-            None => sqlx::query_scalar(&format!(
-                "INSERT INTO {table} (name, integration_system_id, uuid)
-                 VALUES ($2, $1, gen_random_uuid()::text) RETURNING id"
-            ))
-            .bind(w.tenant)
-            .bind(name)
-            .fetch_one(pool)
-            .await
-            .unwrap(),
-        };
-        ids.push(id);
-    }
-    sqlx::query(
-        "INSERT INTO mapping_metadata (int_system_value, avni_value, integration_system_id,
-                                       mapping_type_id, mapping_group_id, uuid)
-         VALUES ($1, $2, $3, $4, $5, gen_random_uuid()::text)",
-    )
-    .bind(salesforce)
-    .bind(avni)
-    .bind(w.tenant)
-    .bind(ids[0])
-    .bind(ids[1])
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
 fn cfw_activity(activity_type: &str) -> SeedSubject {
     SeedSubject {
         location: Some(("Bihar".into(), "Patna".into())),
@@ -116,8 +74,9 @@ fn upserts(w: &GoonjWorld) -> Vec<avni_int_tests::sim::goonj::RecordedRequest> {
 #[tokio::test]
 async fn each_kind_lands_once_with_converted_fields_and_a_second_run_writes_nothing_new() {
     let w = world(TASKS).await;
-    add_mapping(&w, "Activity", "Pond Cleaning", "Pond cleaning").await;
-    add_mapping(&w, "Dispatch receipt", "Kit", "Kit").await;
+    w.add_mappings("Activity", &[("Pond Cleaning", "Pond cleaning")])
+        .await;
+    w.add_mappings("Dispatch receipt", &[("Kit", "Kit")]).await;
     let activity = w.avni.seed_subject(cfw_activity("Pond cleaning"));
     let inventory = w.avni.seed_subject(SeedSubject {
         external_id: Some("a0I5j000INV001".into()),
@@ -256,8 +215,9 @@ async fn more_than_a_page_of_activities_in_one_millisecond_all_sync() {
 #[tokio::test]
 async fn a_picklist_rejection_lands_on_its_record_and_the_rest_of_the_batch_syncs() {
     let w = world(TASKS).await;
-    add_mapping(&w, "Activity", "Pond Cleaning", "Pond cleaning").await;
-    add_mapping(&w, "Activity", "Digging!", "Digging").await;
+    w.add_mappings("Activity", &[("Pond Cleaning", "Pond cleaning")])
+        .await;
+    w.add_mappings("Activity", &[("Digging!", "Digging")]).await;
     w.salesforce
         .reject_when(Rejection::picklist("ActivityType", "Digging!"));
     let good: Vec<String> = (0..4)
@@ -305,7 +265,7 @@ async fn a_picklist_rejection_lands_on_its_record_and_the_rest_of_the_batch_sync
 #[tokio::test]
 async fn voided_or_undated_records_are_skipped_and_count_as_success() {
     let w = world(TASKS).await;
-    add_mapping(&w, "Dispatch receipt", "Kit", "Kit").await;
+    w.add_mappings("Dispatch receipt", &[("Kit", "Kit")]).await;
     let voided = w.avni.seed_subject(SeedSubject {
         voided: true,
         ..cfw_activity("Pond cleaning")
@@ -340,7 +300,7 @@ async fn a_receipt_without_a_type_of_material_mapping_fails_with_the_exact_messa
     w.app
         .set_config(w.tenant, "recreate_dispatch_receipt_enabled", "true")
         .await;
-    add_mapping(&w, "Dispatch receipt", "Kit", "Kit").await;
+    w.add_mappings("Dispatch receipt", &[("Kit", "Kit")]).await;
     let (good, _) = seed_receipt(&w, "a0D5j000DSP003", "Kit");
     let (bad, bad_subject) = seed_receipt(&w, "a0D5j000DSP004", "Purchased item");
 

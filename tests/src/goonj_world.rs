@@ -97,9 +97,9 @@ impl GoonjWorld {
     }
 
     /// (entity id, error type, message, payload, required action) of every error log.
-    pub async fn errors(&self) -> Vec<(String, String, String, serde_json::Value, Option<String>)> {
+    pub async fn errors(&self) -> Vec<ErrorRow> {
         sqlx::query_as(
-            "SELECT r.entity_id, t.name, l.error_msg, l.error_body, t.required_action
+            "SELECT r.entity_id, t.name, l.error_msg, coalesce(l.error_body, 'null'::jsonb), t.required_action
                FROM error_record r JOIN error_record_log l ON l.error_record_id = r.id
                JOIN error_type t ON t.id = l.error_type_id
               WHERE r.integration_system_id = $1 ORDER BY r.entity_id",
@@ -110,6 +110,56 @@ impl GoonjWorld {
         .unwrap()
     }
 }
+
+impl GoonjWorld {
+    /// Adds `Observations` mapping rows (Salesforce value, Avni value) to `group`, creating
+    /// the type and group when missing.
+    pub async fn add_mappings(&self, group: &str, rows: &[(&str, &str)]) {
+        let pool = self.app.db.pool();
+        let mut ids = Vec::new();
+        for (table, name) in [("mapping_type", "Observations"), ("mapping_group", group)] {
+            let existing: Option<i32> = sqlx::query_scalar(&format!(
+                "SELECT id FROM {table} WHERE integration_system_id = $1 AND name = $2"
+            ))
+            .bind(self.tenant)
+            .bind(name)
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+            let id = match existing {
+                Some(id) => id,
+                None => sqlx::query_scalar(&format!(
+                    "INSERT INTO {table} (name, integration_system_id, uuid)
+                     VALUES ($2, $1, gen_random_uuid()::text) RETURNING id"
+                ))
+                .bind(self.tenant)
+                .bind(name)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            };
+            ids.push(id);
+        }
+        for (partner, avni) in rows {
+            sqlx::query(
+                "INSERT INTO mapping_metadata (int_system_value, avni_value, integration_system_id,
+                                               mapping_type_id, mapping_group_id, uuid)
+                 VALUES ($1, $2, $3, $4, $5, gen_random_uuid()::text)",
+            )
+            .bind(partner)
+            .bind(avni)
+            .bind(self.tenant)
+            .bind(ids[0])
+            .bind(ids[1])
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// (entity id, error type, message, payload (JSON null when none), required action).
+pub type ErrorRow = (String, String, String, serde_json::Value, Option<String>);
 
 pub fn reqwest_client() -> reqwest::Client {
     reqwest::Client::builder()
