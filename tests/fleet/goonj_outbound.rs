@@ -263,6 +263,31 @@ async fn a_picklist_rejection_lands_on_its_record_and_the_rest_of_the_batch_sync
 }
 
 #[tokio::test]
+async fn the_error_job_resends_a_rejected_activity_once_salesforce_accepts_it() {
+    let w = world(TASKS).await;
+    w.add_mappings("Activity", &[("Digging!", "Digging")]).await;
+    w.salesforce
+        .reject_when(Rejection::picklist("ActivityType", "Digging!"));
+    let bad = w.avni.seed_subject(cfw_activity("Digging"));
+    assert_eq!(w.run_main_job().await, "succeeded");
+    assert_eq!(w.errors().await.len(), 1);
+    assert!(w.salesforce.activity(&bad).is_none());
+
+    // Goonj extends the picklist; the error job retries the record.
+    w.salesforce.clear_rejections();
+    assert_eq!(
+        w.run_job(avni_int_shared::JobKind::Error).await,
+        "succeeded"
+    );
+    assert!(w.errors().await.is_empty(), "the error record is gone");
+    let sent = w
+        .salesforce
+        .activity(&bad)
+        .expect("the activity reached Salesforce");
+    assert_eq!(sent["ActivityType"], "Digging!");
+}
+
+#[tokio::test]
 async fn voided_or_undated_records_are_skipped_and_count_as_success() {
     let w = world(TASKS).await;
     w.add_mappings("Dispatch receipt", &[("Kit", "Kit")]).await;

@@ -8,8 +8,8 @@
 //!   is keyed by the line id, which no dispatch status has: it is deleted, as the contract says.
 //! - Avni entities (`Activity`, `Distribution`, `DispatchReceipt`): `GET /api/subject|encounter/
 //!   {uuid}`. Missing → an `EntityIsDeleted` log on the same record (Terminal: never retried;
-//!   the original opened a second record and left this one retried forever). Present → left as
-//!   it is for now: the Avni → Salesforce steps offer no single-record re-sync yet.
+//!   the original opened a second record and left this one retried forever). Present → sent to
+//!   Salesforce again through its step's conversion (`outbound::resync_one`).
 //!
 //! A success deletes the record. A failure on the record's data adds a classified log and
 //! schedules the next attempt with the tenant's backoff; after its maximum attempts the record
@@ -19,7 +19,8 @@
 
 use super::outcome::RecordResult;
 use super::salesforce::SalesforceError;
-use super::{demand, dispatch, errors, inventory, GoonjRun, Shared};
+use super::{activity, demand, dispatch, distribution, errors, inventory, outbound, receipt};
+use super::{GoonjRun, Shared};
 use crate::avni::AvniError;
 use crate::context::JobContext;
 use crate::module::{Step, StepError, StepOutcome};
@@ -283,26 +284,37 @@ async fn retry_one(run: &GoonjRun, record: &DueRecord) -> Result<Verdict, StepEr
         return resync_salesforce(run, kind, source).await;
     }
     if let Some(entity) = kind.avni_entity() {
-        let (path, found) = match entity {
-            AvniEntity::Subject => (
-                "subject",
-                run.avni.get_subject(id).await.map(|s| s.is_some()),
-            ),
-            AvniEntity::Encounter => (
-                "encounter",
-                run.avni.get_encounter(id).await.map(|e| e.is_some()),
-            ),
-        };
-        return match found {
-            Ok(false) => Ok(Verdict::AvniEntityDeleted {
+        let deleted = |path: &str| {
+            Ok(Verdict::AvniEntityDeleted {
                 message: format!(
                     "{type_name} {id} no longer exists in Avni (GET /api/{path}/{id}: 404)"
                 ),
-            }),
-            Ok(true) => Ok(Verdict::Unsupported(format!(
-                "the {type_name} still exists in Avni, but its re-sync to Salesforce is not built into the error job yet"
-            ))),
-            Err(error) => avni_unavailable(error),
+            })
+        };
+        let resent = match (entity, kind) {
+            (AvniEntity::Subject, _) => match run.avni.get_subject(id).await {
+                Ok(None) => return deleted("subject"),
+                Err(error) => return avni_unavailable(error),
+                Ok(Some(subject)) => match kind {
+                    EntityKind::Distribution => {
+                        outbound::resync_one(run, &distribution::Distributions::default(), &subject)
+                            .await
+                    }
+                    _ => outbound::resync_one(run, &activity::Activities, &subject).await,
+                },
+            },
+            (AvniEntity::Encounter, _) => match run.avni.get_encounter(id).await {
+                Ok(None) => return deleted("encounter"),
+                Err(error) => return avni_unavailable(error),
+                Ok(Some(encounter)) => {
+                    outbound::resync_one(run, &receipt::Receipts, &encounter).await
+                }
+            },
+        };
+        return match resent {
+            Ok(result) => Ok(verdict_of(result)),
+            Err(StepError::Unavailable(reason)) => Ok(Verdict::Unreachable(reason)),
+            Err(error) => Err(error),
         };
     }
     Ok(Verdict::Unsupported(format!(

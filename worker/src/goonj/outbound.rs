@@ -415,6 +415,41 @@ pub async fn upsert_records(
     sent
 }
 
+/// Sends one Avni record to Salesforce again (the error job): its result, or a failure no
+/// record caused (Avni or Salesforce not answering, a refused login).
+pub async fn resync_one<K: Outbound>(
+    run: &GoonjRun,
+    kind: &K,
+    record: &K::Record,
+) -> Result<RecordResult, StepError> {
+    let prefix = kind.message_prefix(record);
+    match kind.prepare(run, record).await? {
+        Prepared::Skip(_) => Ok(RecordResult::Skipped),
+        Prepared::Fail(message) => Ok(RecordResult::Failed {
+            message: format!("{prefix}{message}"),
+            payload: record.json().clone(),
+        }),
+        Prepared::Send(sf_record) => {
+            let records = std::slice::from_ref(&sf_record);
+            kind.before_upsert(run, records).await;
+            let sent = upsert_records(&run.salesforce, K::RESOURCE, records).await;
+            if let Some(error) = sent.stopped_by {
+                return Err(error.into());
+            }
+            match sent.results.into_iter().next().flatten() {
+                Some(Ok(())) => Ok(RecordResult::Synced),
+                Some(Err(message)) => Ok(RecordResult::Failed {
+                    message: format!("{prefix}{message}"),
+                    payload: K::RESOURCE.request(records),
+                }),
+                None => Err(StepError::Unavailable(
+                    "Salesforce gave no answer for the record".into(),
+                )),
+            }
+        }
+    }
+}
+
 /// Runs an Avni → Salesforce step from its cursor to the end of Avni's window (or the job's
 /// budget).
 pub async fn sync<K: Outbound>(
