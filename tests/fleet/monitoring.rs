@@ -98,17 +98,23 @@ async fn an_unreachable_ping_server_never_fails_a_job() {
 #[tokio::test]
 async fn worker_modules_limits_what_a_worker_serves_and_refuses_unknown_names() {
     let app = TestApp::new().await;
-    let output = tokio::process::Command::new(TEST_WORKER)
-        .env_clear()
-        .envs(app.worker_process_env("picky"))
-        .env("WORKER_MODULES", "probe,goonj")
-        .output()
-        .await
-        .unwrap();
+    // Bounded: a worker that accepted the list would run until stopped.
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(TEST_WORKER)
+            .env_clear()
+            .envs(app.worker_process_env("picky"))
+            .env("WORKER_MODULES", "probe,bahmni")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the worker refuses to start instead of running")
+    .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("goonj"),
+        stderr.contains("bahmni"),
         "the unknown module is named: {stderr}"
     );
     let help = tokio::process::Command::new(TEST_WORKER)

@@ -73,6 +73,10 @@ impl fmt::Debug for AvniCredentials {
 
 /// Retries of transient failures: jittered exponential backoff between `min_delay` and
 /// `max_delay`, `max_attempts` tries in all (1 = no retry).
+/// Optional: records per page on incremental reads (default and maximum 2000). Smaller pages
+/// hold less in memory at once; larger ones make fewer requests.
+const KEY_PAGE_SIZE: &str = "avni_page_size";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -176,7 +180,19 @@ impl AvniConfig {
                 }
             }
         };
-        Ok(AvniConfig::new(base_url, auth))
+        let mut config = AvniConfig::new(base_url, auth);
+        if let Some(size) = get(KEY_PAGE_SIZE) {
+            config.page_size = size
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| AvniConfigError::Invalid {
+                    key: KEY_PAGE_SIZE,
+                    value: size.to_owned(),
+                    expected: "a page size from 1 to 2000",
+                })?;
+        }
+        Ok(config)
     }
 
     /// The page size actually sent.
