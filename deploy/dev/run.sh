@@ -65,7 +65,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DEMO_DB"
 export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 export AVNI_INT_ENV=demo
 export LOG_FORMAT=${LOG_FORMAT:-pretty}
-export RUST_LOG=${RUST_LOG:-info}
+export RUST_LOG=${RUST_LOG:-info,sqlx::postgres::notice=warn}
 export AVNI_INT_SERVER_PORT=6013
 
 log "migrating $DEMO_DB"

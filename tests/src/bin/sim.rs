@@ -142,6 +142,25 @@ async fn main() -> anyhow::Result<()> {
     }
     avni.add_encounter_type("Dispatch receipt");
     avni.add_concept("Target Community", Some(&["Rural", "Tribal", "Urban"]));
+    // Enough of Goonj's concepts for demands, dispatches and inventory to land; fields without
+    // a mapping are skipped, and the records seeded below with a bad address show errors.
+    for concept in [
+        "Dispatch Status Id",
+        "Demand Id",
+        "Materials Dispatched",
+        "Loading And Truck Images",
+        "InvalidPhotographURLsReceived",
+        "Implementation Inventory Id",
+        "Item Name",
+        "Unit",
+        "Current Quantity",
+    ] {
+        avni.add_concept(concept, None);
+    }
+    avni.add_concept(
+        "Type Of Material",
+        Some(&["Kit", "Purchased item", "Contributed item", "Contributed track", "Goonj product"]),
+    );
 
     let goonj = GoonjSim::new(
         GoonjSimConfig::default(),
@@ -151,6 +170,17 @@ async fn main() -> anyhow::Result<()> {
     goonj.seed_demands(cli.seed_records, start);
     goonj.seed_dispatches(cli.seed_records, start);
     goonj.seed_inventories(cli.seed_records, start);
+    // Two demands ops will find in the error list, each with its required action.
+    goonj.seed_demand(serde_json::json!({
+        "DemandId": "a0BDEMO00000BLANKAD", "DemandName": "Demand without an address",
+        "State": "", "District": "", "IsVoided": "false",
+        "LastUpdatedDateTime": (start + chrono::Duration::hours(1)).to_rfc3339(),
+    }));
+    goonj.seed_demand(serde_json::json!({
+        "DemandId": "a0BDEMO000000NOWHERE", "DemandName": "Demand in an unknown district",
+        "State": "Bihar", "District": "Nowhere", "IsVoided": "false",
+        "LastUpdatedDateTime": (start + chrono::Duration::hours(2)).to_rfc3339(),
+    }));
 
     tracing::info!(
         avni = %format!("http://127.0.0.1:{}", cli.avni_port),
