@@ -159,7 +159,13 @@ async fn main() -> anyhow::Result<()> {
     }
     avni.add_concept(
         "Type Of Material",
-        Some(&["Kit", "Purchased item", "Contributed item", "Contributed track", "Goonj product"]),
+        Some(&[
+            "Kit",
+            "Purchased item",
+            "Contributed item",
+            "Contributed track",
+            "Goonj product",
+        ]),
     );
 
     let goonj = GoonjSim::new(

@@ -4,15 +4,11 @@
 //! S2S, NJPC) are always sent.
 
 use super::outbound::{self, put, Obs, Outbound, Place, Prepared, Resource};
-use super::{GoonjRun, Shared};
+use super::GoonjRun;
 use crate::avni::{AvniClient, AvniCursor, AvniError, Entity, IncrementalReader};
 use crate::avni::{Subject, SubjectQuery, SubjectSource};
-use crate::context::JobContext;
-use crate::module::{Step, StepError, StepOutcome};
 use avni_int_shared::store::mappings::Mappings;
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 pub const CURSOR_ENTITY: &str = "Activity";
 pub const SUBJECT_TYPE: &str = "Activity";
@@ -24,33 +20,6 @@ pub const RESOURCE: Resource = Resource {
     path: "ActivityService/upsertActivity",
     wrapper: "Activities",
 };
-
-pub struct ActivityStep {
-    shared: Arc<Shared>,
-}
-
-impl ActivityStep {
-    pub fn arc(shared: Arc<Shared>) -> Arc<dyn Step> {
-        Arc::new(ActivityStep { shared })
-    }
-}
-
-impl Step for ActivityStep {
-    fn name(&self) -> &str {
-        "AvniActivity"
-    }
-
-    fn failure_group(&self) -> Option<&str> {
-        Some(super::group::ACTIVITIES)
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-        Box::pin(async move {
-            let run = self.shared.prepare(ctx).await?;
-            outbound::sync(ctx, &run, &Activities).await
-        })
-    }
-}
 
 /// Activities as an [`Outbound`] entity.
 pub struct Activities;

@@ -1,26 +1,19 @@
 //! Step `GoonjDemand`: Salesforce demands into Avni `Demand` subjects (contracts/goonj.md §3).
-//! Deletions first, then upserts by `External ID` = `DemandId`, the cursor following each
-//! record's `LastUpdatedDateTime` (as Salesforce's IST wall clock).
+//! Deletions first (errors ignored, as in the original), then upserts by `External ID` =
+//! `DemandId`, the cursor following each record's `LastUpdatedDateTime`.
 
+use super::inbound::{self, DeletionErrors, InboundFeed};
 use super::mapping::{self, MappingError};
-use super::outcome::{Outcome, Page, RecordResult};
-use super::time;
-use super::{GoonjRun, Shared};
+use super::outcome::RecordResult;
+use super::{time, GoonjRun};
 use crate::avni::SubjectRequest;
 use crate::context::JobContext;
-use crate::module::{Step, StepError, StepOutcome};
-use avni_int_shared::store::cursors::{self, Cursor};
-use avni_int_shared::store::errors::FailedEntity;
-use avni_int_shared::store::StoreError;
-use chrono::{NaiveDate, NaiveDateTime, Utc};
-use futures::future::BoxFuture;
-use futures::{stream, StreamExt};
+use crate::module::{StepError, StepOutcome};
+use chrono::Utc;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
 
-pub const CURSOR_ENTITY: &str = "Demand";
-const PATH: &str = "DemandService/getDemands";
+pub const ENTITY: &str = "Demand";
 const GROUP: &str = "Demand";
 /// Fields the mapping never looks up (`DemandId` is looked up, as in the original).
 const CORE: &[&str] = &[
@@ -30,142 +23,39 @@ const CORE: &[&str] = &[
     "IsVoided",
     "TargetCommunity",
 ];
-/// Avni writes in flight per page.
-const CONCURRENCY: usize = 16;
 
-pub struct DemandStep {
-    shared: Arc<Shared>,
-}
+/// The demand feed.
+pub struct DemandFeed;
 
-impl DemandStep {
-    pub fn arc(shared: Arc<Shared>) -> Arc<dyn Step> {
-        Arc::new(DemandStep { shared })
-    }
-}
+impl InboundFeed for DemandFeed {
+    const PATH: &'static str = "DemandService/getDemands";
+    const TIMESTAMP_PARAM: &'static str = "dateTimestamp";
+    const RECORDS: &'static str = "Demands";
+    const ID_FIELD: &'static str = "DemandId";
+    const TIMESTAMP_FIELD: &'static str = "LastUpdatedDateTime";
+    const ENTITY: &'static str = ENTITY;
 
-/// Where a first run starts: before any Goonj data.
-pub fn initial_cursor() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2000, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .unwrap_or_default()
-}
-
-impl Step for DemandStep {
-    fn name(&self) -> &str {
-        "GoonjDemand"
-    }
-
-    fn failure_group(&self) -> Option<&str> {
-        Some(super::group::DEMANDS_AND_DISPATCHES)
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-        Box::pin(async move {
-            let run = self.shared.prepare(ctx).await?;
-            sync(ctx, &run).await
+    async fn apply_deletions(
+        &self,
+        _ctx: &JobContext,
+        run: &GoonjRun,
+        answer: &Value,
+        done: &mut HashSet<String>,
+    ) -> Result<StepOutcome, StepError> {
+        let ids = inbound::id_list(&answer["DeletedDemands"]);
+        let voided =
+            inbound::void_subjects(run, ids, "demand", DeletionErrors::Ignore, done).await?;
+        Ok(StepOutcome {
+            synced: voided,
+            ..StepOutcome::default()
         })
     }
-}
 
-async fn sync(ctx: &JobContext, run: &GoonjRun) -> Result<StepOutcome, StepError> {
-    let tenant = ctx.tenant.id;
-    let mut total = StepOutcome::default();
-    loop {
-        let mut conn = ctx.store.pool().acquire().await.map_err(StoreError::from)?;
-        let cursor = cursors::load(&mut conn, tenant, CURSOR_ENTITY)
-            .await?
-            .and_then(|c| c.date_time)
-            .unwrap_or_else(initial_cursor);
-        drop(conn);
-        let param = time::cursor_param(cursor);
-        let feed = run
-            .salesforce
-            .get(
-                PATH,
-                &[("dateTimestamp", &param), ("state", ""), ("account", "")],
-            )
-            .await?;
-        delete_demands(run, &feed).await;
-        let demands: Vec<Map<String, Value>> = feed["Demands"]
-            .as_array()
-            .map(|list| list.iter().filter_map(|d| d.as_object().cloned()).collect())
-            .unwrap_or_default();
-        if demands.is_empty() {
-            return Ok(total);
+    async fn sync_record(&self, run: &GoonjRun, demand: &Map<String, Value>) -> RecordResult {
+        match subject_request(run, demand) {
+            Ok(request) => inbound::upsert(run, &request, demand).await,
+            Err(error) => inbound::mapping_failure(error, demand),
         }
-        let outcomes: Vec<Outcome> = stream::iter(demands)
-            .map(|demand| sync_one(run, demand, cursor))
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
-        let last_cursor = outcomes.last().and_then(|o| o.cursor_after.date_time);
-        let page = Page {
-            store: &ctx.store,
-            tenant,
-            classifier: &run.classifier,
-            cursor_entity: CURSOR_ENTITY,
-            move_cursor: true,
-        };
-        let done = page.commit(outcomes).await?;
-        total.synced += done.synced;
-        total.failed += done.failed;
-        if last_cursor <= Some(cursor) {
-            // A full page at one second: Salesforce's cursor cannot get past it.
-            return Err(StepError::Failed(format!(
-                "Salesforce returned a page of demands none of which is after the cursor {param}; more demands share one second than a page holds"
-            )));
-        }
-        if ctx.should_yield() {
-            total.more = true;
-            return Ok(total);
-        }
-    }
-}
-
-/// Voids the deleted demands in Avni; all errors are ignored, as in the original.
-async fn delete_demands(run: &GoonjRun, feed: &Value) {
-    let Some(deleted) = feed["DeletedDemands"].as_array() else {
-        return;
-    };
-    for id in deleted.iter().filter_map(Value::as_str) {
-        if let Err(error) = run.avni.delete_subject(id).await {
-            tracing::info!(demand = %id, %error, "deleting a demand in Avni failed; ignored");
-        }
-    }
-}
-
-async fn sync_one(run: &GoonjRun, demand: Map<String, Value>, cursor: NaiveDateTime) -> Outcome {
-    let demand = &demand;
-    let id = mapping::text(demand, "DemandId")
-        .unwrap_or_default()
-        .to_owned();
-    let updated = mapping::text(demand, "LastUpdatedDateTime")
-        .and_then(time::parse_sf)
-        .map(time::ist_wall_clock)
-        .unwrap_or(cursor);
-    let result = match subject_request(run, demand) {
-        Err(error) => RecordResult::Failed {
-            message: error.0,
-            payload: Value::Object(demand.clone()),
-        },
-        Ok(request) => match run.avni.upsert_subject(&request, 3).await {
-            Ok(_) => RecordResult::Synced,
-            Err(error) => RecordResult::Failed {
-                message: error.to_string(),
-                payload: Value::Object(demand.clone()),
-            },
-        },
-    };
-    Outcome {
-        entity: FailedEntity::Integrating {
-            entity_type: CURSOR_ENTITY.into(),
-            id,
-        },
-        result,
-        cursor_after: Cursor {
-            date_time: Some(updated),
-            ..Cursor::default()
-        },
     }
 }
 

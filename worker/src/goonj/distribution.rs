@@ -5,15 +5,12 @@
 //! (the Salesforce inventory id) and unit.
 
 use super::outbound::{self, put, put_or_null, Obs, Outbound, Place, Prepared, Resource};
-use super::{GoonjRun, Shared};
+use super::GoonjRun;
 use crate::avni::{AvniClient, AvniCursor, AvniError, Entity, IncrementalReader};
 use crate::avni::{Subject, SubjectQuery, SubjectSource};
-use crate::context::JobContext;
-use crate::module::{Step, StepError, StepOutcome};
-use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 pub const CURSOR_ENTITY: &str = "Distribution";
 pub const SUBJECT_TYPE: &str = "Distribution";
@@ -25,33 +22,6 @@ pub const RESOURCE: Resource = Resource {
 };
 const INVENTORY_DETAILS: &str = "Inventory details";
 const INVENTORY_ID: &str = "Inventory Id";
-
-pub struct DistributionStep {
-    shared: Arc<Shared>,
-}
-
-impl DistributionStep {
-    pub fn arc(shared: Arc<Shared>) -> Arc<dyn Step> {
-        Arc::new(DistributionStep { shared })
-    }
-}
-
-impl Step for DistributionStep {
-    fn name(&self) -> &str {
-        "AvniDistribution"
-    }
-
-    fn failure_group(&self) -> Option<&str> {
-        Some(super::group::RECEIPTS_AND_DISTRIBUTIONS)
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-        Box::pin(async move {
-            let run = self.shared.prepare(ctx).await?;
-            outbound::sync(ctx, &run, &Distributions::default()).await
-        })
-    }
-}
 
 /// Distributions as an [`Outbound`] entity; inventories read once per run.
 #[derive(Default)]

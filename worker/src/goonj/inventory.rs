@@ -3,20 +3,18 @@
 //! upserted by `External ID` = `ImplementationInventoryId`, the cursor following each record's
 //! `LastModifiedDate` (when it has one). The feed loop is the one in `dispatch`.
 
-use super::dispatch::{
-    id_list, mapping_failure, sync_feed, upsert, void_subjects, DeletionErrors, InboundFeed,
+use super::inbound::{
+    id_list, mapping_failure, upsert, void_subjects, DeletionErrors, InboundFeed,
 };
 use super::mapping::{self, MappingError};
 use super::outcome::RecordResult;
-use super::{time, GoonjRun, Shared};
+use super::{time, GoonjRun};
 use crate::avni::SubjectRequest;
 use crate::context::JobContext;
-use crate::module::{Step, StepError, StepOutcome};
+use crate::module::{StepError, StepOutcome};
 use avni_int_shared::store::mappings::Mappings;
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 pub const ENTITY: &str = "Inventory";
 const SUBJECT_TYPE: &str = "Inventory Item";
@@ -36,33 +34,6 @@ const CORE: &[&str] = &[
 ];
 /// Fields the mapping never looks up, by prefix (`CenterFieldOffice*`, `LastModified*`).
 const CORE_PREFIXES: &[&str] = &["CenterFieldOffice", "LastModified"];
-
-pub struct InventoryStep {
-    shared: Arc<Shared>,
-}
-
-impl InventoryStep {
-    pub fn arc(shared: Arc<Shared>) -> Arc<dyn Step> {
-        Arc::new(InventoryStep { shared })
-    }
-}
-
-impl Step for InventoryStep {
-    fn name(&self) -> &str {
-        "GoonjInventory"
-    }
-
-    fn failure_group(&self) -> Option<&str> {
-        Some(super::group::INVENTORY)
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-        Box::pin(async move {
-            let run = self.shared.prepare(ctx).await?;
-            sync_feed(ctx, &run, &InventoryFeed).await
-        })
-    }
-}
 
 /// The implementation inventory feed.
 pub struct InventoryFeed;

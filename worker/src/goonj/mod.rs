@@ -11,6 +11,7 @@ pub mod error_job;
 pub mod errors;
 pub mod health;
 pub mod images;
+pub mod inbound;
 pub mod inventory;
 pub mod mapping;
 pub mod outbound;
@@ -21,13 +22,14 @@ pub mod time;
 
 use crate::avni::{AvniClient, AvniConfig, RetryPolicy};
 use crate::context::JobContext;
-use crate::module::{Module, Step, StepError};
+use crate::module::{Module, Step, StepError, StepOutcome};
 use avni_int_shared::classify::Classifier;
 use avni_int_shared::store::errors as error_store;
 use avni_int_shared::store::mappings::Mappings;
 use avni_int_shared::store::tenants::Tenant;
 use avni_int_shared::{IntegrationSystemId, JobKind, ModuleName};
 use config::{GoonjConfig, GoonjTask, SalesforceConfig};
+use futures::future::BoxFuture;
 use salesforce::SalesforceClient;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -143,6 +145,52 @@ pub mod group {
     pub const INVENTORY: &str = "inventory";
 }
 
+/// One main-job task as a step: prepares the tenant's run, then syncs its feed.
+struct TaskStep {
+    task: GoonjTask,
+    shared: Arc<Shared>,
+}
+
+impl Step for TaskStep {
+    fn name(&self) -> &str {
+        self.task.name()
+    }
+
+    fn failure_group(&self) -> Option<&str> {
+        Some(match self.task {
+            GoonjTask::GoonjDemand | GoonjTask::GoonjDispatch => group::DEMANDS_AND_DISPATCHES,
+            GoonjTask::AvniActivity => group::ACTIVITIES,
+            GoonjTask::AvniDispatchReceipt | GoonjTask::AvniDistribution => {
+                group::RECEIPTS_AND_DISTRIBUTIONS
+            }
+            GoonjTask::GoonjInventory => group::INVENTORY,
+        })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+        Box::pin(async move {
+            let run = self.shared.prepare(ctx).await?;
+            match self.task {
+                GoonjTask::GoonjDemand => inbound::sync_feed(ctx, &run, &demand::DemandFeed).await,
+                GoonjTask::GoonjDispatch => {
+                    inbound::sync_feed(ctx, &run, &dispatch::DispatchFeed).await
+                }
+                GoonjTask::GoonjInventory => {
+                    inbound::sync_feed(ctx, &run, &inventory::InventoryFeed).await
+                }
+                GoonjTask::AvniActivity => outbound::sync(ctx, &run, &activity::Activities).await,
+                GoonjTask::AvniDistribution => {
+                    let distributions = distribution::Distributions::default();
+                    outbound::sync(ctx, &run, &distributions).await
+                }
+                GoonjTask::AvniDispatchReceipt => {
+                    outbound::sync(ctx, &run, &receipt::Receipts).await
+                }
+            }
+        })
+    }
+}
+
 /// A step's view of its tenant: settings, clients, classifier and mappings.
 pub struct GoonjRun {
     pub config: GoonjConfig,
@@ -164,15 +212,11 @@ impl Module for Goonj {
             JobKind::Regular => {
                 let mut steps: Vec<Arc<dyn Step>> = tasks
                     .into_iter()
-                    .map(|task| match task {
-                        GoonjTask::GoonjDemand => demand::DemandStep::arc(shared.clone()),
-                        GoonjTask::GoonjDispatch => dispatch::DispatchStep::arc(shared.clone()),
-                        GoonjTask::AvniActivity => activity::ActivityStep::arc(shared.clone()),
-                        GoonjTask::AvniDispatchReceipt => receipt::ReceiptStep::arc(shared.clone()),
-                        GoonjTask::AvniDistribution => {
-                            distribution::DistributionStep::arc(shared.clone())
-                        }
-                        GoonjTask::GoonjInventory => inventory::InventoryStep::arc(shared.clone()),
+                    .map(|task| -> Arc<dyn Step> {
+                        Arc::new(TaskStep {
+                            task,
+                            shared: shared.clone(),
+                        })
                     })
                     .collect();
                 // After the sync steps: the derived checks from the errors they logged.

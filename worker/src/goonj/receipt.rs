@@ -5,15 +5,11 @@
 //! in Salesforce first (errors ignored). Failure messages name the encounter's subject.
 
 use super::outbound::{self, put, Obs, Outbound, Prepared, Resource};
-use super::{GoonjRun, Shared};
+use super::GoonjRun;
 use crate::avni::{AvniClient, AvniCursor, AvniError, Entity, IncrementalReader};
 use crate::avni::{Encounter, EncounterQuery, EncounterSource};
-use crate::context::JobContext;
-use crate::module::{Step, StepError, StepOutcome};
 use avni_int_shared::store::mappings::Mappings;
-use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
 
 pub const CURSOR_ENTITY: &str = "Dispatch receipt";
 pub const ENCOUNTER_TYPE: &str = "Dispatch receipt";
@@ -28,33 +24,6 @@ pub const RESOURCE: Resource = Resource {
 pub const TYPE_OF_MATERIAL_MISSING: &str =
     "Type of Material not specified or Mapping not found for Dispatch Receipt";
 const RECEIVED_MATERIAL: &str = "Received Material";
-
-pub struct ReceiptStep {
-    shared: Arc<Shared>,
-}
-
-impl ReceiptStep {
-    pub fn arc(shared: Arc<Shared>) -> Arc<dyn Step> {
-        Arc::new(ReceiptStep { shared })
-    }
-}
-
-impl Step for ReceiptStep {
-    fn name(&self) -> &str {
-        "AvniDispatchReceipt"
-    }
-
-    fn failure_group(&self) -> Option<&str> {
-        Some(super::group::RECEIPTS_AND_DISTRIBUTIONS)
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-        Box::pin(async move {
-            let run = self.shared.prepare(ctx).await?;
-            outbound::sync(ctx, &run, &Receipts).await
-        })
-    }
-}
 
 /// Dispatch receipts as an [`Outbound`] entity.
 pub struct Receipts;

@@ -1,0 +1,255 @@
+//! The loop every Salesforce → Avni feed shares (contracts/goonj.md §3): per page of the feed,
+//! deletions first, then the records a few at a time, their outcomes committed with the cursor
+//! of the last one in one transaction. `GoonjDemand`, `GoonjDispatch` and `GoonjInventory` are
+//! each an [`InboundFeed`].
+
+use super::mapping::{self, MappingError};
+use super::outcome::{Outcome, Page, RecordResult};
+use super::{time, GoonjRun};
+use crate::avni::{Entity, SubjectRequest};
+use crate::context::JobContext;
+use crate::module::{StepError, StepOutcome};
+use avni_int_shared::store::cursors::{self, Cursor};
+use avni_int_shared::store::errors::FailedEntity;
+use avni_int_shared::store::StoreError;
+use chrono::{NaiveDate, NaiveDateTime};
+use futures::{stream, StreamExt};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::future::Future;
+
+/// Avni writes in flight per page.
+const CONCURRENCY: usize = 16;
+
+/// Where a feed's first run starts: before any Goonj data.
+pub fn initial_cursor() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+/// One Salesforce → Avni feed (a column of the table in contracts/goonj.md §3).
+pub trait InboundFeed: Sync {
+    /// `{app}/{PATH}`, e.g. `DispatchService/getDispatches`.
+    const PATH: &'static str;
+    /// The cursor's query parameter (`dateTimestamp`, Inventory `dateTimeStamp`).
+    const TIMESTAMP_PARAM: &'static str;
+    /// The list of changed records in the answer.
+    const RECORDS: &'static str;
+    /// A record's Salesforce id.
+    const ID_FIELD: &'static str;
+    /// A record's timestamp; the cursor moves to it (stays when a record has none).
+    const TIMESTAMP_FIELD: &'static str;
+    /// The cursor row (`integrating_entity_status.entity_type`) and the
+    /// `integrating_entity_type` of the records' errors.
+    const ENTITY: &'static str;
+
+    /// Applies the deletions of one answer; ids in `done` were handled earlier in this run and
+    /// are skipped, handled ones are added. An error aborts the step before any upsert.
+    fn apply_deletions(
+        &self,
+        ctx: &JobContext,
+        run: &GoonjRun,
+        answer: &Value,
+        done: &mut HashSet<String>,
+    ) -> impl Future<Output = Result<StepOutcome, StepError>> + Send;
+
+    /// Writes one record to Avni.
+    fn sync_record(
+        &self,
+        run: &GoonjRun,
+        record: &Map<String, Value>,
+    ) -> impl Future<Output = RecordResult> + Send;
+}
+
+/// Reads `F`'s feed from its cursor until it is drained or the job's budget runs out: per page,
+/// deletions first, then the records (a few at a time), their outcomes committed with the
+/// cursor of the last one in one transaction.
+pub async fn sync_feed<F: InboundFeed>(
+    ctx: &JobContext,
+    run: &GoonjRun,
+    feed: &F,
+) -> Result<StepOutcome, StepError> {
+    let tenant = ctx.tenant.id;
+    let mut total = StepOutcome::default();
+    let mut deleted = HashSet::new();
+    loop {
+        let mut conn = ctx.store.pool().acquire().await.map_err(StoreError::from)?;
+        let cursor = cursors::load(&mut conn, tenant, F::ENTITY)
+            .await?
+            .and_then(|c| c.date_time)
+            .unwrap_or_else(initial_cursor);
+        drop(conn);
+        let param = time::cursor_param(cursor);
+        let answer = run
+            .salesforce
+            .get(
+                F::PATH,
+                &[(F::TIMESTAMP_PARAM, &param), ("state", ""), ("account", "")],
+            )
+            .await?;
+        let deletions = feed
+            .apply_deletions(ctx, run, &answer, &mut deleted)
+            .await?;
+        total.synced += deletions.synced;
+        total.failed += deletions.failed;
+        let records: Vec<Map<String, Value>> = answer[F::RECORDS]
+            .as_array()
+            .map(|list| list.iter().filter_map(|r| r.as_object().cloned()).collect())
+            .unwrap_or_default();
+        if records.is_empty() {
+            return Ok(total);
+        }
+        let outcomes: Vec<Outcome> = stream::iter(records)
+            .map(|record| sync_one(feed, run, record, cursor))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let last_cursor = outcomes.last().and_then(|o| o.cursor_after.date_time);
+        let page = Page {
+            store: &ctx.store,
+            tenant,
+            classifier: &run.classifier,
+            cursor_entity: F::ENTITY,
+            move_cursor: true,
+        };
+        let done = page.commit(outcomes).await?;
+        total.synced += done.synced;
+        total.failed += done.failed;
+        if last_cursor <= Some(cursor) {
+            // A full page at one second: Salesforce's cursor cannot get past it.
+            return Err(StepError::Failed(format!(
+                "Salesforce returned a page of {} none of which is after the cursor {param}; more records share one second than a page holds",
+                F::PATH
+            )));
+        }
+        if ctx.should_yield() {
+            total.more = true;
+            return Ok(total);
+        }
+    }
+}
+
+/// One record's outcome: keyed by its Salesforce id, the cursor moving to its timestamp (or
+/// staying at `cursor` when it has none). The error job calls this without moving cursors.
+pub async fn sync_one<F: InboundFeed>(
+    feed: &F,
+    run: &GoonjRun,
+    record: Map<String, Value>,
+    cursor: NaiveDateTime,
+) -> Outcome {
+    let id = mapping::text(&record, F::ID_FIELD)
+        .unwrap_or_default()
+        .to_owned();
+    let updated = mapping::text(&record, F::TIMESTAMP_FIELD)
+        .and_then(time::parse_sf)
+        .map(time::ist_wall_clock)
+        .unwrap_or(cursor);
+    let result = feed.sync_record(run, &record).await;
+    Outcome {
+        entity: FailedEntity::Integrating {
+            entity_type: F::ENTITY.into(),
+            id,
+        },
+        result,
+        cursor_after: Cursor {
+            date_time: Some(updated),
+            ..Cursor::default()
+        },
+    }
+}
+
+/// Upserts a subject; a failure carries the Salesforce record as payload.
+pub async fn upsert(
+    run: &GoonjRun,
+    request: &SubjectRequest,
+    record: &Map<String, Value>,
+) -> RecordResult {
+    match run.avni.upsert_subject(request, 3).await {
+        Ok(_) => RecordResult::Synced,
+        Err(error) => RecordResult::Failed {
+            message: error.to_string(),
+            payload: Value::Object(record.clone()),
+        },
+    }
+}
+
+/// A `MappingError` as the record's failure.
+pub fn mapping_failure(error: MappingError, record: &Map<String, Value>) -> RecordResult {
+    RecordResult::Failed {
+        message: error.0,
+        payload: Value::Object(record.clone()),
+    }
+}
+
+/// What a failing deletion does to the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionErrors {
+    /// Logged and skipped (Demand).
+    Ignore,
+    /// The step stops before its upserts, the cursor unmoved (Dispatch, Inventory).
+    Abort,
+}
+
+/// The strings of a JSON list (anything else: none).
+pub fn id_list(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(Value::as_str)
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Voids the subjects of deleted Salesforce records (found by External ID, then
+/// `DELETE /api/subject/{ID}`), skipping ids in `done`. A subject Avni does not have (404) or
+/// has already voided is left alone, so a deletion listed again on later runs writes nothing.
+/// Returns the number voided.
+pub async fn void_subjects(
+    run: &GoonjRun,
+    ids: Vec<String>,
+    noun: &str,
+    on_error: DeletionErrors,
+    done: &mut HashSet<String>,
+) -> Result<u64, StepError> {
+    let mut voided = 0;
+    for id in ids {
+        if done.contains(&id) {
+            continue;
+        }
+        let result = match run.avni.get_subject(&id).await {
+            Ok(Some(subject)) if subject.voided() => Ok(false),
+            Ok(Some(subject)) => run
+                .avni
+                .delete_subject(subject.id().unwrap_or(&id))
+                .await
+                .map(|s| s.is_some()),
+            Ok(None) => Ok(false),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(changed) => voided += u64::from(changed),
+            Err(error) if on_error == DeletionErrors::Ignore => {
+                tracing::info!(%noun, %id, %error, "voiding a deleted record in Avni failed; ignored");
+            }
+            Err(error) => {
+                return Err(match StepError::from(error) {
+                    StepError::Unavailable(m) => StepError::Unavailable(format!(
+                        "voiding the deleted {noun} {id} in Avni failed: {m}"
+                    )),
+                    StepError::Failed(m) => StepError::Failed(format!(
+                        "voiding the deleted {noun} {id} in Avni failed: {m}"
+                    )),
+                    other => other,
+                });
+            }
+        }
+        done.insert(id);
+    }
+    Ok(voided)
+}
