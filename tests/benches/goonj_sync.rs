@@ -30,9 +30,6 @@ async fn main() {
     let concurrency = env_num("BENCH_CONCURRENCY", 8) as usize;
 
     let w = world("GoonjDemand").await;
-    // Demands carry no mapped fields the bench Avni lacks.
-    w.avni
-        .add_concept("Target Community", Some(&["Rural", "Tribal", "Urban"]));
     let raw = raw_avni_upserts(&w.avni.base_url, records.min(10_000), concurrency).await;
 
     w.salesforce
@@ -155,16 +152,7 @@ fn seed_receipts(w: &GoonjWorld, n: usize) {
 /// The Avni simulator's own rate for what the receipt step reads: pages of 2000 encounters.
 async fn raw_avni_receipt_reads(w: &GoonjWorld, n: usize) -> f64 {
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{}/api/user/generateToken", w.avni.base_url))
-        .json(&json!({"username": "integration", "password": "password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["authToken"].as_str().unwrap().to_owned();
+    let token = avni_token(&http, &w.avni.base_url).await;
     let started = Instant::now();
     let mut read = 0;
     let mut page = 0;
@@ -197,16 +185,7 @@ async fn raw_avni_receipt_reads(w: &GoonjWorld, n: usize) -> f64 {
 /// The Avni simulator's own rate for single-subject GETs (by External ID).
 async fn raw_avni_subject_gets(w: &GoonjWorld, n: usize, concurrency: usize) -> f64 {
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{}/api/user/generateToken", w.avni.base_url))
-        .json(&json!({"username": "integration", "password": "password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["authToken"].as_str().unwrap().to_owned();
+    let token = avni_token(&http, &w.avni.base_url).await;
     let per_task = n / concurrency;
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
@@ -280,16 +259,7 @@ async fn raw_salesforce_receipts(w: &GoonjWorld, n: usize) -> f64 {
 /// The Avni simulator's own rate for the request the sync makes per record: a subject upsert.
 async fn raw_avni_upserts(base_url: &str, n: usize, concurrency: usize) -> f64 {
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{base_url}/api/user/generateToken"))
-        .json(&serde_json::json!({"username": "integration", "password": "password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["authToken"].as_str().unwrap().to_owned();
+    let token = avni_token(&http, base_url).await;
     let started = Instant::now();
     let per_task = n / concurrency;
     let tasks: Vec<_> = (0..concurrency)
@@ -334,4 +304,18 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// A token from the Avni simulator's generateToken.
+async fn avni_token(http: &reqwest::Client, base_url: &str) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{base_url}/api/user/generateToken"))
+        .json(&json!({"username": "integration", "password": "password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["authToken"].as_str().unwrap().to_owned()
 }

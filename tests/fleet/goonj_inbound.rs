@@ -9,32 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 const TASKS: &str = "GoonjDispatch,GoonjInventory";
-const TYPES_OF_MATERIAL: [&str; 5] = [
-    "Kit",
-    "Purchased item",
-    "Contributed item",
-    "Contributed track",
-    "Goonj product",
-];
-
 /// A world with the concepts the steps write and the tenant's metadata mappings.
 async fn inbound_world() -> GoonjWorld {
     let w = world(TASKS).await;
-    for concept in [
-        "Dispatch Status Id",
-        "Demand Id",
-        "Materials Dispatched",
-        "Loading And Truck Images",
-        "InvalidPhotographURLsReceived",
-        "Implementation Inventory Id",
-        "Item Name",
-        "Unit",
-        "Current Quantity",
-    ] {
-        w.avni.add_concept(concept, None);
-    }
-    w.avni
-        .add_concept("Type Of Material", Some(&TYPES_OF_MATERIAL));
+    // Concepts come with the world (goonj_world::add_goonj_metadata).
     w.add_mappings(
         "Dispatch",
         &[
@@ -154,7 +132,10 @@ async fn dispatches_and_inventories_land_once_and_a_second_run_writes_nothing_ne
         assert_eq!(subject["Voided"], false);
         assert_eq!(obs(&subject, "Implementation Inventory Id"), id.as_str());
         // The generator cycles SourceOfMaterial through null, Purchased, Contributed, ….
-        assert_eq!(obs(&subject, "Type Of Material"), TYPES_OF_MATERIAL[i % 5]);
+        assert_eq!(
+            obs(&subject, "Type Of Material"),
+            avni_int_tests::goonj_world::TYPES_OF_MATERIAL[i % 5]
+        );
         assert_eq!(
             obs(&subject, "Current Quantity"),
             &source["CurrentQuantity"]

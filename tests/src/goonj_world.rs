@@ -20,10 +20,9 @@ pub fn goonj() -> ModuleName {
     ModuleName::new("goonj").unwrap()
 }
 
-/// A Goonj tenant running `tasks` (`int_tasks`), bypass on, against new simulators.
-pub async fn world(tasks: &str) -> GoonjWorld {
-    let app = TestApp::new().await;
-    let avni = AvniSim::start(AvniSimConfig::default()).await;
+/// What a Goonj organisation's Avni has: the Salesforce simulator's places, the subject and
+/// encounter types of the sync, and the concepts the inbound steps write.
+pub fn add_goonj_metadata(avni: &AvniSim) {
     for (state, district, _) in PLACES {
         avni.add_location(state, district);
     }
@@ -36,7 +35,38 @@ pub async fn world(tasks: &str) -> GoonjWorld {
     ] {
         avni.add_subject_type(subject_type);
     }
+    avni.add_encounter_type("Dispatch receipt");
     avni.add_concept("Target Community", Some(&["Rural", "Tribal", "Urban"]));
+    for concept in [
+        "Dispatch Status Id",
+        "Demand Id",
+        "Materials Dispatched",
+        "Loading And Truck Images",
+        "InvalidPhotographURLsReceived",
+        "Implementation Inventory Id",
+        "Item Name",
+        "Unit",
+        "Current Quantity",
+    ] {
+        avni.add_concept(concept, None);
+    }
+    avni.add_concept("Type Of Material", Some(&TYPES_OF_MATERIAL));
+}
+
+/// Avni's answers of `Type Of Material`.
+pub const TYPES_OF_MATERIAL: [&str; 5] = [
+    "Kit",
+    "Purchased item",
+    "Contributed item",
+    "Contributed track",
+    "Goonj product",
+];
+
+/// A Goonj tenant running `tasks` (`int_tasks`), bypass on, against new simulators.
+pub async fn world(tasks: &str) -> GoonjWorld {
+    let app = TestApp::new().await;
+    let avni = AvniSim::start(AvniSimConfig::default()).await;
+    add_goonj_metadata(&avni);
     let salesforce = GoonjSim::start(GoonjSimConfig::default()).await;
     let auth_url = salesforce.auth_url();
     let app_url = salesforce.app_url();

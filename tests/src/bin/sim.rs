@@ -6,9 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use avni_int_tests::goonj_world::add_goonj_metadata;
 use avni_int_tests::sim::avni::{AvniSim, AvniSimConfig};
 use avni_int_tests::sim::faults::{FaultPlan, Faults};
-use avni_int_tests::sim::goonj::{generate::PLACES, GoonjSim, GoonjSimConfig};
+use avni_int_tests::sim::goonj::{GoonjSim, GoonjSimConfig};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -128,45 +129,7 @@ async fn main() -> anyhow::Result<()> {
         register_demo_tenant(url, &cli).await?;
     }
     let avni = AvniSim::new(AvniSimConfig::default());
-    for (state, district, _) in PLACES {
-        avni.add_location(state, district);
-    }
-    for subject_type in [
-        "Demand",
-        "Dispatch",
-        "Inventory Item",
-        "Activity",
-        "Distribution",
-    ] {
-        avni.add_subject_type(subject_type);
-    }
-    avni.add_encounter_type("Dispatch receipt");
-    avni.add_concept("Target Community", Some(&["Rural", "Tribal", "Urban"]));
-    // Enough of Goonj's concepts for demands, dispatches and inventory to land; fields without
-    // a mapping are skipped, and the records seeded below with a bad address show errors.
-    for concept in [
-        "Dispatch Status Id",
-        "Demand Id",
-        "Materials Dispatched",
-        "Loading And Truck Images",
-        "InvalidPhotographURLsReceived",
-        "Implementation Inventory Id",
-        "Item Name",
-        "Unit",
-        "Current Quantity",
-    ] {
-        avni.add_concept(concept, None);
-    }
-    avni.add_concept(
-        "Type Of Material",
-        Some(&[
-            "Kit",
-            "Purchased item",
-            "Contributed item",
-            "Contributed track",
-            "Goonj product",
-        ]),
-    );
+    add_goonj_metadata(&avni);
 
     let goonj = GoonjSim::new(
         GoonjSimConfig::default(),
