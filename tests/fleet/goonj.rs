@@ -108,3 +108,38 @@ async fn salesforce_outages_are_retried_and_an_unknown_task_fails_the_job_clearl
         last.last_error
     );
 }
+
+#[tokio::test]
+async fn a_gateway_that_keeps_failing_becomes_bad_gateway_errors_the_error_job_can_retry() {
+    let w = world("GoonjDemand").await;
+    let ids = w
+        .salesforce
+        .seed_demands(2, chrono::Utc::now() - chrono::Duration::days(1));
+    // Avni's load balancer answers 502 to every write for longer than the client retries.
+    w.avni.faults().update(|plan| {
+        plan.fail_next = 1_000;
+        plan.error_status = Some(502);
+        plan.path_contains = Some("/api/subject".into());
+    });
+    assert_eq!(w.run_main_job().await, "succeeded");
+    let errors = w.errors().await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for error in &errors {
+        assert_eq!(error.1, "BadGateway", "{}", error.2);
+        assert!(error.2.starts_with("502 Bad Gateway"), "{}", error.2);
+    }
+
+    // The gateway recovers; the error job re-syncs both.
+    w.avni.faults().clear();
+    w.app
+        .set_config(w.tenant, "error_retry_base_secs", "0")
+        .await;
+    assert_eq!(
+        w.run_job(avni_int_shared::JobKind::Error).await,
+        "succeeded"
+    );
+    assert!(w.errors().await.is_empty());
+    for id in &ids {
+        assert!(w.avni.subject(id).is_some());
+    }
+}

@@ -400,3 +400,56 @@ async fn a_salesforce_outage_stops_the_step_without_error_records_and_the_next_r
     }
     assert!(w.errors().await.is_empty());
 }
+
+#[tokio::test]
+async fn salesforce_validation_rules_and_duplicate_lines_are_classified_with_their_actions() {
+    let w = world(TASKS).await;
+    w.add_mappings("Dispatch receipt", &[("Kit", "Kit")]).await;
+    w.salesforce.reject_when(Rejection::validation(
+        "DispatchStatusId",
+        "a0D5j000DSPBAD",
+        "Received date cannot be before the dispatch date",
+    ));
+    let (invalid, _) = seed_receipt(&w, "a0D5j000DSPBAD", "Kit");
+    // The same line twice: Salesforce refuses two identical elements.
+    let dispatch = w.avni.seed_subject(SeedSubject {
+        external_id: Some("a0D5j000DSPDUP".into()),
+        created_at: Some(yesterday()),
+        ..SeedSubject::new("Dispatch")
+    });
+    let line = json!({
+        "Dispatch Line Item Id": "a0D5j000DSPDUP-L1", "Type Of Material": "Kit",
+        "Kit Name": "Family kit", "Quantity as per dispatch": 10, "Quantity matching": "Yes"
+    });
+    let duplicated = w.avni.seed_encounter(SeedEncounter {
+        encounter_date_time: Some(yesterday()),
+        observations: obs(json!({
+            "Dispatch Status Id": "a0D5j000DSPDUP",
+            "Dispatch Received Date": "2023-06-03T18:30:00.000Z",
+            "Received Material": [line.clone(), line]
+        })),
+        created_at: Some(yesterday()),
+        ..SeedEncounter::new("Dispatch receipt", &dispatch)
+    });
+    let (fine, _) = seed_receipt(&w, "a0D5j000DSPOK", "Kit");
+
+    assert_eq!(w.run_main_job().await, "succeeded");
+    let errors = w.errors().await;
+    let type_of = |id: &str| {
+        errors
+            .iter()
+            .find(|e| e.0 == id)
+            .map(|e| (e.1.clone(), e.2.clone(), e.4.clone()))
+    };
+    let (kind, message, action) = type_of(&invalid).expect("the invalid receipt has an error");
+    assert_eq!(kind, "FieldCustomValidationException", "{message}");
+    assert!(
+        message.starts_with("Subject IDs: a0D5j000DSPBAD, "),
+        "{message}"
+    );
+    assert!(action.unwrap_or_default().contains("validation rule"));
+    let (kind, message, _) = type_of(&duplicated).expect("the duplicated receipt has an error");
+    assert_eq!(kind, "MustNotHave2SimilarElements", "{message}");
+    assert!(type_of(&fine).is_none());
+    assert!(w.salesforce.dispatch_receipt(&fine).is_some());
+}
