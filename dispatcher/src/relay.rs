@@ -22,6 +22,9 @@ pub enum RelayError {
     Publish(#[from] PublishError),
 }
 
+/// How long a batch may wait for its confirms.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct RelayConfig {
     pub amqp_url: String,
     pub connection_name: String,
@@ -97,7 +100,16 @@ impl Relay {
             .map(|(p, body)| (p.routing_key.as_str(), body.as_slice()))
             .collect();
         let publisher = self.publisher().await?;
-        let results = publisher.publish_all(&messages).await;
+        // A broker under a memory or disk alarm blocks publishers without failing them: give up
+        // on the batch (rows stay in the outbox) rather than hold its row locks forever.
+        let results =
+            match tokio::time::timeout(PUBLISH_TIMEOUT, publisher.publish_all(&messages)).await {
+                Ok(results) => results,
+                Err(_) => messages
+                    .iter()
+                    .map(|_| Err(PublishError::TimedOut(PUBLISH_TIMEOUT)))
+                    .collect(),
+            };
         let mut confirmed: Vec<Pending> = Vec::with_capacity(batch.len());
         let mut failed: Vec<Pending> = Vec::new();
         let mut first_error: Option<PublishError> = None;
@@ -149,7 +161,9 @@ impl Relay {
                 }
                 self.broker = None;
             }
-            PublishError::Broker(_) | PublishError::Nacked => self.broker = None,
+            PublishError::Broker(_) | PublishError::Nacked | PublishError::TimedOut(_) => {
+                self.broker = None
+            }
         }
     }
 

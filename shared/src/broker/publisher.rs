@@ -12,6 +12,8 @@ pub enum PublishError {
     Nacked,
     #[error("no queue is bound for routing key {0:?}: message returned")]
     Unroutable(String),
+    #[error("no confirm within {0:?} (is the broker blocked by a resource alarm?)")]
+    TimedOut(std::time::Duration),
 }
 
 /// A confirm-mode channel on one exchange.
