@@ -40,16 +40,7 @@ async fn generate_token(
         .json(&json!({ "username": username, "password": password }))
         .send()
         .await;
-    let body: Value = read_answer(what, sent)
-        .await
-        .map_err(|e| refused(what, e))?
-        .json(what)?;
-    let token = body
-        .get("authToken")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| AvniError::Login(format!("{what} answered without authToken")))?;
-    Ok(Token::new(token, Utc::now()))
+    token_in(what, sent, "authToken").await
 }
 
 async fn keycloak(
@@ -100,15 +91,24 @@ async fn keycloak(
         ])
         .send()
         .await;
+    token_in(what, sent, "access_token").await
+}
+
+/// The token under `field` of a login answer.
+async fn token_in(
+    what: &str,
+    sent: Result<reqwest::Response, reqwest::Error>,
+    field: &str,
+) -> Result<Token, AvniError> {
     let body: Value = read_answer(what, sent)
         .await
         .map_err(|e| refused(what, e))?
         .json(what)?;
     let token = body
-        .get("access_token")
+        .get(field)
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| AvniError::Login(format!("{what} answered without access_token")))?;
+        .ok_or_else(|| AvniError::Login(format!("{what} answered without {field}")))?;
     Ok(Token::new(token, Utc::now()))
 }
 

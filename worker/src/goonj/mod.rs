@@ -27,7 +27,7 @@ use avni_int_shared::classify::Classifier;
 use avni_int_shared::store::errors as error_store;
 use avni_int_shared::store::mappings::Mappings;
 use avni_int_shared::store::tenants::Tenant;
-use avni_int_shared::{IntegrationSystemId, JobKind, ModuleName};
+use avni_int_shared::{IntegrationSystemId, JobId, JobKind, ModuleName};
 use config::{GoonjConfig, GoonjTask, SalesforceConfig};
 use futures::future::BoxFuture;
 use salesforce::SalesforceClient;
@@ -57,7 +57,13 @@ pub struct Shared {
     http: reqwest::Client,
     token_expiry: Duration,
     clients: Mutex<HashMap<IntegrationSystemId, Clients>>,
+    /// Each job's prepared run, so its steps share one load of settings, error types and
+    /// mappings instead of one per step.
+    runs: Mutex<HashMap<JobId, Arc<GoonjRun>>>,
 }
+
+/// Prepared runs kept at most; past it the cache starts over (a run is cheap to rebuild).
+const MAX_CACHED_RUNS: usize = 64;
 
 impl Goonj {
     /// `token_expiry`: env `GOONJ_SF_TOKEN_EXPIRY` (ms in the original; 1 h by default).
@@ -69,6 +75,7 @@ impl Goonj {
                 http,
                 token_expiry,
                 clients: Mutex::new(HashMap::new()),
+                runs: Mutex::new(HashMap::new()),
             }),
         }))
     }
@@ -102,8 +109,27 @@ impl Shared {
         Ok(clients)
     }
 
-    /// Everything a Goonj step needs for one run, loaded once per step.
-    pub async fn prepare(&self, ctx: &JobContext) -> Result<GoonjRun, StepError> {
+    /// Everything a Goonj step needs for one run, loaded once per job: its steps share it.
+    pub async fn prepare(&self, ctx: &JobContext) -> Result<Arc<GoonjRun>, StepError> {
+        let cached = self
+            .runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ctx.job.id)
+            .cloned();
+        if let Some(run) = cached {
+            return Ok(run);
+        }
+        let run = Arc::new(self.load(ctx).await?);
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if runs.len() >= MAX_CACHED_RUNS {
+            runs.clear();
+        }
+        runs.insert(ctx.job.id, run.clone());
+        Ok(run)
+    }
+
+    async fn load(&self, ctx: &JobContext) -> Result<GoonjRun, StepError> {
         let config = GoonjConfig::from_tenant(&ctx.tenant, self.token_expiry)?;
         let clients = self.clients(&ctx.tenant, &config)?;
         let pool = ctx.store.pool();
