@@ -1,6 +1,7 @@
 //! The dispatcher: the fleet's control plane. Every replica relays the outbox; the elected
-//! leader also schedules cron jobs and rescues abandoned ones.
+//! leader also schedules cron jobs and rescues abandoned ones. Every replica serves the admin API.
 
+pub mod admin;
 pub mod catalog;
 pub mod cron;
 pub mod leader;
@@ -8,6 +9,7 @@ pub mod relay;
 pub mod rescue;
 pub mod schedule;
 
+use admin::{AdminConfig, AdminServer, AdminState};
 use avni_int_shared::broker::Topology;
 use avni_int_shared::config::{ConfigError, Env};
 use avni_int_shared::metrics::{Metrics, MetricsError};
@@ -34,6 +36,11 @@ pub enum DispatcherError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Everything the dispatcher needs; `from_env` reads the deployment's variables.
@@ -55,6 +62,7 @@ pub struct DispatcherConfig {
     pub rescue_interval: Duration,
     pub max_attempts: i32,
     pub stale_after: Duration,
+    pub admin: AdminConfig,
 }
 
 impl DispatcherConfig {
@@ -88,6 +96,17 @@ impl DispatcherConfig {
             rescue_interval: env.seconds("RESCUE_INTERVAL_SECS", Duration::from_secs(5))?,
             max_attempts: env.parse("JOB_MAX_ATTEMPTS", "positive integer", 5)?,
             stale_after: env.seconds("JOB_STALE_AFTER_SECS", Duration::from_secs(600))?,
+            admin: AdminConfig {
+                bind: std::net::SocketAddr::new(
+                    env.parse("ADMIN_BIND_ADDRESS", "an IP address", [0, 0, 0, 0].into())?,
+                    env.parse("AVNI_INT_SERVER_PORT", "a port number", 6013u16)?,
+                ),
+                static_path: env.get("AVNI_INT_STATIC_PATH").map(Into::into),
+                session_ttl: Duration::from_secs(
+                    3600 * env.parse("ADMIN_SESSION_HOURS", "a number of hours", 12u64)?,
+                ),
+                secure_cookies: env.parse("ADMIN_SECURE_COOKIES", "true or false", false)?,
+            },
         })
     }
 }
@@ -96,6 +115,7 @@ pub struct Dispatcher {
     config: DispatcherConfig,
     store: Store,
     metrics: Metrics,
+    admin: AdminServer,
 }
 
 impl Dispatcher {
@@ -106,11 +126,31 @@ impl Dispatcher {
     ) -> Result<Self, DispatcherError> {
         let store = Store::connect_lazy(&config.database_url, 10)?;
         store::retry_transient("migrate", shutdown, || store.migrate()).await?;
+        let metrics = Metrics::new()?;
+        let admin = AdminServer::build(AdminState {
+            store: store.clone(),
+            config: std::sync::Arc::new(config.admin.clone()),
+            topology: config.topology.clone(),
+            catalog: std::sync::Arc::new(config.catalog.clone()),
+            amqp_url: config.amqp_url.clone(),
+            metrics: metrics.clone(),
+        })
+        .await
+        .map_err(|source| DispatcherError::Listen {
+            addr: config.admin.bind,
+            source,
+        })?;
         Ok(Dispatcher {
             config,
             store,
-            metrics: Metrics::new()?,
+            metrics,
+            admin,
         })
+    }
+
+    /// Where the admin API listens (the real port when configured with port 0).
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.local_addr().ok()
     }
 
     pub fn store(&self) -> &Store {
@@ -188,6 +228,7 @@ impl Dispatcher {
         ));
         tasks.spawn(rescue_while_leading(rescuer, leading, shutdown.clone()));
         tasks.spawn(relay.run_until_stopped(shutdown.clone()));
+        tasks.spawn(self.admin.run_until_stopped(shutdown.clone()));
 
         while tasks.join_next().await.is_some() {}
         tracing::info!(dispatcher = %c.id, "dispatcher stopped");

@@ -3,6 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_auth;
+mod admin_bundle;
+mod admin_errors;
+mod admin_jobs;
+mod admin_mapping;
+mod admin_ui;
 mod avni_client;
 mod errors;
 mod goonj;

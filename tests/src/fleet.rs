@@ -1,6 +1,7 @@
 //! `TestApp`: one test's fleet. A fresh database, a queue prefix of its own, fake monitoring
 //! endpoints, and dispatchers and workers started in-process (or as processes) on demand.
 
+use crate::admin_client::AdminClient;
 use crate::broker::{amqp_url, TestBroker};
 use crate::database::TestDb;
 use crate::fake_endpoint::FakeEndpoint;
@@ -33,6 +34,8 @@ pub struct TestApp {
 /// A component running in-process: stop it cleanly, or abort it as a crash would.
 pub struct Running {
     pub id: WorkerId,
+    /// A dispatcher's admin API address (`None` for workers).
+    pub admin: Option<std::net::SocketAddr>,
     pub metrics: Metrics,
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<()>,
@@ -86,6 +89,12 @@ impl TestApp {
             rescue_interval: Duration::from_millis(200),
             max_attempts: 3,
             stale_after: Duration::from_secs(600),
+            admin: avni_int_dispatcher::admin::AdminConfig {
+                bind: ([127, 0, 0, 1], 0).into(),
+                static_path: None,
+                session_ttl: Duration::from_secs(3600),
+                secure_cookies: false,
+            },
         }
     }
 
@@ -120,9 +129,11 @@ impl TestApp {
         let id = config.id.clone();
         let dispatcher = Dispatcher::build(config, &shutdown).await.unwrap();
         let metrics = dispatcher.metrics().clone();
+        let admin = dispatcher.admin_addr();
         let handle = tokio::spawn(dispatcher.run_until_stopped(shutdown.clone()));
         Running {
             id,
+            admin,
             metrics,
             shutdown,
             handle,
@@ -141,6 +152,7 @@ impl TestApp {
         let handle = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
         Running {
             id,
+            admin: None,
             metrics,
             shutdown,
             handle,
@@ -213,6 +225,38 @@ impl TestApp {
         all.extend_from_slice(config);
         let name = format!("probe-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
         self.add_tenant(&name, probe::SYSTEM_TYPE, &all).await
+    }
+
+    /// A user of `tenant` who can log in with `password` (bcrypt $2a$, as the original wrote).
+    pub async fn add_user(&self, email: &str, password: &str, tenant: IntegrationSystemId) -> i32 {
+        let hash = bcrypt::hash_with_result(password, 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        sqlx::query_scalar(
+            "INSERT INTO users (email, password, working_integration_system_id, uuid)
+             VALUES ($1, $2, $3, gen_random_uuid()::text) RETURNING id",
+        )
+        .bind(email)
+        .bind(hash)
+        .bind(tenant)
+        .fetch_one(self.db.pool())
+        .await
+        .unwrap()
+    }
+
+    /// A dispatcher serving the admin API on a free port, and a client logged in as a new user
+    /// of `tenant` (`<tenant>@example.org` / `secret`).
+    pub async fn admin_session(&self, tenant: IntegrationSystemId) -> (Running, AdminClient) {
+        let dispatcher = self.start_dispatcher(self.dispatcher_config()).await;
+        let client = AdminClient::new(dispatcher.admin.unwrap());
+        let email = format!(
+            "ops-{}-{}@example.org",
+            tenant.0,
+            uuid::Uuid::new_v4().simple()
+        );
+        self.add_user(&email, "secret", tenant).await;
+        client.login(&email, "secret").await;
+        (dispatcher, client)
     }
 
     pub async fn set_config(&self, tenant: IntegrationSystemId, key: &str, value: &str) {

@@ -5,6 +5,7 @@
 // Test-only crate: a failed setup step should stop the test loudly, so unwrap/expect are fine.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin_client;
 pub mod broker;
 pub mod database;
 pub mod fake_endpoint;
