@@ -1,6 +1,7 @@
 //! The dispatcher: the fleet's control plane. Every replica relays the outbox; the elected
 //! leader also schedules cron jobs and rescues abandoned ones. Every replica serves the admin API.
 
+pub mod adhoc;
 pub mod admin;
 pub mod catalog;
 pub mod cron;

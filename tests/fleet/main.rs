@@ -12,6 +12,7 @@ mod admin_ui;
 mod avni_client;
 mod errors;
 mod goonj;
+mod goonj_adhoc;
 mod goonj_error_job;
 mod goonj_inbound;
 mod goonj_outbound;

@@ -5,6 +5,7 @@
 pub mod avni;
 pub mod cli;
 pub mod context;
+pub mod error_catalog;
 pub mod execute;
 pub mod goonj;
 pub mod module;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod error_log;
 pub mod error_type;
 pub mod extract;
+pub mod goonj_task;
 pub mod integration_system;
 pub mod jobs;
 pub mod mapping;
@@ -74,8 +75,13 @@ pub fn router(state: AdminState) -> Router {
             get(session::logout_handler).post(session::logout_handler),
         )
         .route("/openapi.json", get(openapi::handler));
+    let goonj = goonj_task::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        session::require_session,
+    ));
     let mut app = Router::new()
         .nest("/int", open.merge(protected))
+        .nest("/goonj", goonj)
         .merge(ui::routes(state.clone()));
     if let Some(path) = &state.config.static_path {
         app = app.nest_service(

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: every module's error types, rendered as docs/errors.md.
