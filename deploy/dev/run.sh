@@ -170,9 +170,9 @@ if [ -x "$BIN/avni-int-sim" ]; then
 fi
 start dispatcher "$BIN/avni-int-dispatcher"
 for ((n = 1; n <= WORKERS; n++)); do
-  start "worker-$n" env WORKER_ID="worker-$n" "$BIN/avni-int-worker"
+  start "worker-$n" env WORKER_ID="worker-$n" WORKER_HTTP_PORT=$((6013 + n)) "$BIN/avni-int-worker"
 done
-log "fleet up: simulators on :6081 (Avni) and :6082 (Salesforce), tenant Goonj Demo syncs every minute; Ctrl-C to stop"
+log "fleet up: admin UI on http://localhost:${AVNI_INT_SERVER_PORT:-6013}/ (demo@example.org / demo), simulators on :6081 (Avni) and :6082 (Salesforce), tenant Goonj Demo syncs every minute; Ctrl-C to stop"
 
 # Wait for the first child to exit (a trapped signal interrupts this and runs on_signal).
 dead=""

@@ -4,6 +4,9 @@
 # answers is left alone; one that is installed but down is started; one that is missing is
 # installed with apt-get (Debian/Ubuntu) and started. Also checks that `cargo` is available.
 #
+# With --browser (the test suite passes it) also ensures headless Chromium and chromedriver
+# (Debian's `chromium` and `chromium-driver`), which the built-in UI's end-to-end tests drive.
+#
 # Prints one line per service. Exits non-zero, with the reason on stderr, if something cannot be
 # brought up within SERVICES_TIMEOUT seconds (default 120).
 #
@@ -16,6 +19,17 @@ PG_PORT=${PG_PORT:-5432}
 AMQP_HOST=${AMQP_HOST:-127.0.0.1}
 AMQP_PORT=${AMQP_PORT:-5672}
 SERVICES_TIMEOUT=${SERVICES_TIMEOUT:-120}
+
+WITH_BROWSER=0
+for arg in "$@"; do
+  case "$arg" in
+  --browser) WITH_BROWSER=1 ;;
+  *)
+    printf 'services.sh: error: unknown argument %s (known: --browser)\n' "$arg" >&2
+    exit 2
+    ;;
+  esac
+done
 
 HBA_MARKER='# avni-int deploy/dev/services.sh: passwordless local access for development'
 
@@ -301,6 +315,32 @@ ensure_cargo() {
   echo "cargo: $version ($(command -v cargo))"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Headless Chromium (for the web UI's end-to-end tests)
+
+chromium_present() {
+  command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1
+}
+
+ensure_chromium() {
+  local how version
+  if chromium_present; then
+    how="already installed"
+  else
+    echo "chromium: not installed; installing chromium and chromium-driver with apt-get ..." >&2
+    apt_install chromium chromium-driver
+    chromium_present ||
+      die "chromium: installed packages chromium and chromium-driver but found no chromium or chromedriver"
+    how="installed"
+  fi
+  # chromedriver answers --version without starting a browser (chromium's wrapper script may not).
+  version=$(chromedriver --version 2>/dev/null | head -n 1) || version="chromedriver (version unknown)"
+  echo "chromium: $how ($version)"
+}
+
 ensure_postgres
 ensure_rabbitmq
 ensure_cargo
+if [ "$WITH_BROWSER" -eq 1 ]; then
+  ensure_chromium
+fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole workspace test suite against local Postgres and RabbitMQ (started, or installed,
-# by services.sh). Extra arguments are passed to the test runner, e.g.
+# by services.sh, which also installs headless Chromium for the web UI's tests). Extra arguments are passed to the test runner, e.g.
 #   deploy/dev/test.sh -p avni-int-shared        deploy/dev/test.sh -E 'test(cursor)'
 # Uses cargo-nextest (installed if missing); falls back to `cargo test` if it cannot be installed.
 # Exits with the test runner's exit code.
@@ -13,7 +13,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
-bash deploy/dev/services.sh
+bash deploy/dev/services.sh --browser
 
 # shellcheck source=deploy/dev/cargo-path.sh
 . deploy/dev/cargo-path.sh

@@ -5,10 +5,12 @@ pub mod adhoc;
 pub mod admin;
 pub mod catalog;
 pub mod cron;
+pub mod gauges;
 pub mod leader;
 pub mod relay;
 pub mod rescue;
 pub mod schedule;
+pub mod users;
 
 use admin::{AdminConfig, AdminServer, AdminState};
 use avni_int_shared::broker::Topology;
@@ -64,6 +66,8 @@ pub struct DispatcherConfig {
     pub max_attempts: i32,
     pub stale_after: Duration,
     pub admin: AdminConfig,
+    /// How often queue depths, dead letters and the outbox backlog are sampled.
+    pub gauge_interval: Duration,
 }
 
 impl DispatcherConfig {
@@ -108,6 +112,7 @@ impl DispatcherConfig {
                 ),
                 secure_cookies: env.parse("ADMIN_SECURE_COOKIES", "true or false", false)?,
             },
+            gauge_interval: env.seconds("GAUGE_INTERVAL_SECS", Duration::from_secs(15))?,
         })
     }
 }
@@ -227,9 +232,33 @@ impl Dispatcher {
             c.tick_interval,
             shutdown.clone(),
         ));
+        // Goonj ad-hoc tasks, fired by the leader when this dispatcher serves Goonj.
+        if let Some(goonj) = c.catalog.iter().find(|s| s.module.as_str() == "goonj") {
+            let firer = adhoc::AdhocFirer::build(
+                self.store.clone(),
+                adhoc::AdhocConfig {
+                    module: goonj.module.clone(),
+                    int_env: c.int_env.clone(),
+                    interval: Duration::from_secs(1),
+                },
+            );
+            tasks.spawn(firer.run_until_stopped(leading.clone(), shutdown.clone()));
+        }
         tasks.spawn(rescue_while_leading(rescuer, leading, shutdown.clone()));
         tasks.spawn(relay.run_until_stopped(shutdown.clone()));
         tasks.spawn(self.admin.run_until_stopped(shutdown.clone()));
+        let gauges = gauges::GaugeSampler::build(
+            self.store.clone(),
+            gauges::GaugeConfig {
+                amqp_url: c.amqp_url.clone(),
+                connection_name: format!("{} gauges", c.id),
+                topology: c.topology.clone(),
+                modules: c.catalog.iter().map(|s| s.module.clone()).collect(),
+                interval: c.gauge_interval,
+            },
+            self.metrics.clone(),
+        );
+        tasks.spawn(gauges.run_until_stopped(shutdown.clone()));
 
         while tasks.join_next().await.is_some() {}
         tracing::info!(dispatcher = %c.id, "dispatcher stopped");

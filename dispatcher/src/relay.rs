@@ -58,7 +58,9 @@ impl Relay {
             .broker
             .as_ref()
             .is_some_and(|(conn, publisher)| conn.status().connected() && publisher.is_usable());
+        let connected = self.metrics.broker_connected.with_label_values(&["relay"]);
         if !healthy {
+            connected.set(0);
             let had_connection = self.broker.take().is_some();
             let connection =
                 broker::connect(&self.config.amqp_url, &self.config.connection_name).await?;
@@ -75,6 +77,7 @@ impl Relay {
                 tracing::info!("relay reconnected to RabbitMQ");
             }
             self.broker = Some((connection, publisher));
+            connected.set(1);
         }
         match &self.broker {
             Some((_, publisher)) => Ok(publisher),

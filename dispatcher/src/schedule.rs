@@ -1,12 +1,13 @@
 //! The scheduler: turns cron ticks into ledger jobs. It re-reads tenants and crons every
 //! `reload_interval` (a new tenant or an edited cron takes effect without a restart), and
-//! skips a tick, counting it, while the previous run of the same job is still live.
+//! skips a tick, counting it, while the previous run of the same job is still live or while ops
+//! paused the tenant's module.
 
 use crate::catalog::{CronSource, ModuleSpec};
 use crate::cron::SpringCron;
 use avni_int_shared::metrics::Metrics;
 use avni_int_shared::store::ledger::{self, NewJob};
-use avni_int_shared::store::{schedule_state, tenants, Store, StoreError};
+use avni_int_shared::store::{pauses, schedule_state, tenants, Store, StoreError};
 use avni_int_shared::{IntegrationSystemId, JobId, JobKind, JobTrigger, ModuleName};
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
@@ -32,6 +33,8 @@ pub struct TickReport {
     pub fired: Vec<(ScheduleKey, JobId)>,
     /// Ticks that found the previous run still live.
     pub skipped: Vec<ScheduleKey>,
+    /// Ticks of a paused (tenant, module).
+    pub paused: Vec<ScheduleKey>,
 }
 
 pub struct SchedulerConfig {
@@ -52,6 +55,10 @@ pub struct Scheduler {
     loaded_at: Option<DateTime<Utc>>,
     /// Problems already logged, so a bad cron is reported once per change, not every reload.
     reported: HashSet<String>,
+    /// Paused (tenant, module) as of the last reload.
+    paused: HashSet<(IntegrationSystemId, String)>,
+    /// Pauses whose skipping was already logged (once per pause, not every tick).
+    pause_logged: HashSet<(IntegrationSystemId, String)>,
 }
 
 impl Scheduler {
@@ -63,6 +70,8 @@ impl Scheduler {
             entries: HashMap::new(),
             loaded_at: None,
             reported: HashSet::new(),
+            paused: HashSet::new(),
+            pause_logged: HashSet::new(),
         }
     }
 
@@ -108,6 +117,7 @@ impl Scheduler {
             match self.fire(&key, tick).await? {
                 TickResult::Created(job) => report.fired.push((key.clone(), job)),
                 TickResult::SkippedOverlap => report.skipped.push(key.clone()),
+                TickResult::SkippedPaused => report.paused.push(key.clone()),
                 TickResult::AlreadyTaken => {}
             }
             if let Some(entry) = self.entries.get_mut(&key) {
@@ -117,11 +127,31 @@ impl Scheduler {
         Ok(report)
     }
 
-    async fn fire(&self, key: &ScheduleKey, tick: DateTime<Utc>) -> Result<TickResult, StoreError> {
+    async fn fire(
+        &mut self,
+        key: &ScheduleKey,
+        tick: DateTime<Utc>,
+    ) -> Result<TickResult, StoreError> {
         let mut tx = self.store.pool().begin().await?;
         if !schedule_state::claim_tick(&mut tx, key.tenant, &key.module, key.kind, tick).await? {
             return Ok(TickResult::AlreadyTaken);
         }
+        // Checked here as well as at reload: a pause pressed just before the tick must win.
+        let pause_key = (key.tenant, key.module.as_str().to_owned());
+        if pauses::is_paused(&mut *tx, key.tenant, &key.module).await? {
+            schedule_state::record_skip(&mut tx, key.tenant, &key.module, key.kind).await?;
+            tx.commit().await?;
+            self.metrics
+                .schedule_skipped_total
+                .with_label_values(&[key.module.as_str(), "paused"])
+                .inc();
+            if self.pause_logged.insert(pause_key) {
+                tracing::info!(tenant = %key.tenant, module = %key.module, kind = %key.kind, %tick,
+                    "skipped: the module is paused for this tenant (further skips not logged until it is resumed)");
+            }
+            return Ok(TickResult::SkippedPaused);
+        }
+        self.pause_logged.remove(&pause_key);
         let job = NewJob {
             integration_system_id: key.tenant,
             module: key.module.clone(),
@@ -162,6 +192,12 @@ impl Scheduler {
             .map(|s| s.system_type.clone())
             .collect();
         let sources = tenants::schedule_sources(self.store.pool(), &system_types).await?;
+        let paused = pauses::paused_set(self.store.pool()).await?;
+        for resumed in self.paused.difference(&paused) {
+            tracing::info!(tenant = %resumed.0, module = %resumed.1, "module resumed: its ticks fire again");
+        }
+        self.pause_logged.retain(|key| paused.contains(key));
+        self.paused = paused;
         let last_fired = self.last_fired().await?;
         let mut wanted: HashMap<ScheduleKey, SpringCron> = HashMap::new();
         let catalog = self.config.catalog.clone();
@@ -277,6 +313,8 @@ impl Scheduler {
 enum TickResult {
     Created(JobId),
     SkippedOverlap,
+    /// Ops paused the tenant's module.
+    SkippedPaused,
     /// Another leader already recorded this tick (a hand-over moment).
     AlreadyTaken,
 }

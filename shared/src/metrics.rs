@@ -19,6 +19,13 @@ pub struct Metrics {
     pub is_leader: IntGauge,
     pub queue_depth: IntGaugeVec,
     pub broker_reconnects_total: IntCounterVec,
+    pub broker_connected: IntGaugeVec,
+    pub records_synced_total: IntCounterVec,
+    pub classified_errors_total: IntCounterVec,
+    pub http_requests_total: IntCounterVec,
+    pub http_request_duration_seconds: HistogramVec,
+    pub outbox_backlog: IntGauge,
+    pub dead_letters: IntGauge,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +102,57 @@ impl Metrics {
             ),
             &["component"],
         )?;
+        let broker_connected = IntGaugeVec::new(
+            Opts::new(
+                "avni_int_broker_connected",
+                "1 while this component holds a usable RabbitMQ connection",
+            ),
+            &["component"],
+        )?;
+        let records_synced_total = IntCounterVec::new(
+            Opts::new(
+                "avni_int_records_synced_total",
+                "Records written to the other side, by module, step and direction",
+            ),
+            &["module", "step", "direction"],
+        )?;
+        let classified_errors_total = IntCounterVec::new(
+            Opts::new(
+                "avni_int_classified_errors_total",
+                "Records that failed with a classified error, by error type",
+            ),
+            &["module", "error_type"],
+        )?;
+        let http_requests_total = IntCounterVec::new(
+            Opts::new(
+                "avni_int_http_requests_total",
+                "Calls to Avni and partner APIs, by target and status class (2xx, 4xx, 5xx, error)",
+            ),
+            &["target", "status_class"],
+        )?;
+        let http_request_duration_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "avni_int_http_request_duration_seconds",
+                "Latency of calls to Avni and partner APIs",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["target"],
+        )?;
+        let outbox_backlog = IntGauge::new(
+            "avni_int_outbox_backlog",
+            "Jobs committed to the ledger and not yet confirmed by RabbitMQ",
+        )?;
+        let dead_letters =
+            IntGauge::new("avni_int_dead_letters", "Messages in the dead-letter queue")?;
+        registry.register(Box::new(broker_connected.clone()))?;
+        registry.register(Box::new(records_synced_total.clone()))?;
+        registry.register(Box::new(classified_errors_total.clone()))?;
+        registry.register(Box::new(http_requests_total.clone()))?;
+        registry.register(Box::new(http_request_duration_seconds.clone()))?;
+        registry.register(Box::new(outbox_backlog.clone()))?;
+        registry.register(Box::new(dead_letters.clone()))?;
         registry.register(Box::new(jobs_total.clone()))?;
         registry.register(Box::new(job_duration_seconds.clone()))?;
         registry.register(Box::new(job_lag_seconds.clone()))?;
@@ -119,6 +177,13 @@ impl Metrics {
             is_leader,
             queue_depth,
             broker_reconnects_total,
+            broker_connected,
+            records_synced_total,
+            classified_errors_total,
+            http_requests_total,
+            http_request_duration_seconds,
+            outbox_backlog,
+            dead_letters,
         })
     }
 

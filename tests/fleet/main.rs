@@ -8,6 +8,7 @@ mod admin_bundle;
 mod admin_errors;
 mod admin_jobs;
 mod admin_mapping;
+mod admin_openapi;
 mod admin_ui;
 mod avni_client;
 mod errors;

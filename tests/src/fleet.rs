@@ -95,6 +95,7 @@ impl TestApp {
                 session_ttl: Duration::from_secs(3600),
                 secure_cookies: false,
             },
+            gauge_interval: Duration::from_millis(500),
         }
     }
 
@@ -121,6 +122,7 @@ impl TestApp {
                 timeout: Duration::from_secs(5),
             },
             http_timeout: Duration::from_secs(5),
+            http_bind: Some(([127, 0, 0, 1], 0).into()),
         }
     }
 
@@ -170,6 +172,7 @@ impl TestApp {
                 self.broker.topology.delivery_limit.to_string(),
             ),
             ("WORKER_ID", id.to_owned()),
+            ("WORKER_HTTP_PORT", "0".to_owned()),
             ("JOB_LEASE_SECS", "2".to_owned()),
             ("HEALTHCHECK_PING_KEY", "dummy".to_owned()),
             ("LOG_FORMAT", "pretty".to_owned()),

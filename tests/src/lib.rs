@@ -7,6 +7,7 @@
 
 pub mod admin_client;
 pub mod broker;
+pub mod browser;
 pub mod database;
 pub mod fake_endpoint;
 pub mod fleet;

@@ -8,6 +8,7 @@ pub mod context;
 pub mod error_catalog;
 pub mod execute;
 pub mod goonj;
+pub mod http;
 pub mod module;
 pub mod monitoring;
 pub mod runtime;
@@ -35,6 +36,11 @@ pub enum WorkerError {
     Metrics(#[from] MetricsError),
     #[error("building the HTTP client failed: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +62,8 @@ pub struct WorkerConfig {
     pub healthcheck: HealthcheckConfig,
     pub bugsnag: BugsnagConfig,
     pub http_timeout: Duration,
+    /// `/metrics`, `/healthz`, `/readyz` (`WORKER_HTTP_PORT`, default 6014; port 0 picks one).
+    pub http_bind: Option<std::net::SocketAddr>,
 }
 
 impl WorkerConfig {
@@ -107,6 +115,14 @@ impl WorkerConfig {
                 timeout: Duration::from_secs(10),
             },
             http_timeout,
+            http_bind: Some(std::net::SocketAddr::new(
+                env.parse(
+                    "WORKER_HTTP_BIND_ADDRESS",
+                    "an IP address",
+                    [0, 0, 0, 0].into(),
+                )?,
+                env.parse("WORKER_HTTP_PORT", "a port number", 6014u16)?,
+            )),
         })
     }
 }
@@ -120,6 +136,8 @@ pub struct Worker {
     metrics: Metrics,
     healthchecks: Healthchecks,
     bugsnag: Bugsnag,
+    /// Bound in `build` so the port is known at once; taken by `run_until_stopped`.
+    http: Arc<std::sync::Mutex<Option<std::net::TcpListener>>>,
 }
 
 impl Worker {
@@ -138,7 +156,17 @@ impl Worker {
         let http = reqwest::Client::builder()
             .timeout(config.http_timeout)
             .build()?;
+        let probe_listener = match config.http_bind {
+            None => None,
+            Some(addr) => {
+                let listen = |source| WorkerError::Listen { addr, source };
+                let listener = std::net::TcpListener::bind(addr).map_err(listen)?;
+                listener.set_nonblocking(true).map_err(listen)?;
+                Some(listener)
+            }
+        };
         Ok(Worker {
+            http: Arc::new(std::sync::Mutex::new(probe_listener)),
             healthchecks: Healthchecks::new(http.clone(), config.healthcheck.clone()),
             bugsnag: Bugsnag::new(http, config.bugsnag.clone()),
             config: Arc::new(config),
@@ -154,6 +182,31 @@ impl Worker {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, if anywhere.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http
+            .lock()
+            .ok()?
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Starts the probe server (once); it stops with `shutdown` or when the handle drops.
+    fn serve_http(
+        &self,
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) -> Option<tokio_util::task::AbortOnDropHandle<()>> {
+        let listener = self.http.lock().ok()?.take()?;
+        Some(tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+            http::serve(
+                listener,
+                self.store.clone(),
+                self.metrics.clone(),
+                shutdown.clone(),
+            ),
+        )))
     }
 
     pub fn store(&self) -> &Store {

@@ -76,6 +76,7 @@ impl Worker {
     /// Consumes until `shutdown`, then drains: running jobs get `shutdown_grace` to finish,
     /// the rest are released back to the queue.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+        let _http = self.serve_http(&shutdown);
         let modules = self.registry.names();
         if modules.is_empty() {
             tracing::warn!("this worker serves no modules; it consumes nothing until stopped");
@@ -112,6 +113,8 @@ impl Worker {
             }
             connected_before = true;
             backoff = Duration::from_millis(200);
+            let connected = self.metrics.broker_connected.with_label_values(&["worker"]);
+            connected.set(1);
 
             loop {
                 // Take a delivery only when a job slot is free.
@@ -145,6 +148,7 @@ impl Worker {
                     }
                 }
             }
+            connected.set(0);
             if !shutdown.is_cancelled() {
                 // A broker that drops connections at once must not turn this into a busy loop.
                 tokio::select! {

@@ -13,6 +13,8 @@ pub mod jobs;
 pub mod mapping;
 pub mod openapi;
 pub mod paging;
+pub mod probes;
+pub mod queues;
 pub mod session;
 pub mod ui;
 pub mod user;
@@ -64,7 +66,10 @@ pub fn router(state: AdminState) -> Router {
         .merge(user::routes())
         .merge(bundle::routes())
         .merge(jobs::routes())
-        .route_layer(axum::middleware::from_fn_with_state(
+        // `layer` (not `route_layer`) plus a fallback: without a session every other `/int`
+        // path is 403, so unknown paths do not reveal which ones exist.
+        .fallback(session::unknown_route)
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::require_session,
         ));
@@ -82,6 +87,7 @@ pub fn router(state: AdminState) -> Router {
     let mut app = Router::new()
         .nest("/int", open.merge(protected))
         .nest("/goonj", goonj)
+        .merge(probes::routes())
         .merge(ui::routes(state.clone()));
     if let Some(path) = &state.config.static_path {
         app = app.nest_service(

@@ -184,16 +184,24 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let origin_host = origin
         .split_once("://")
         .map(|(_, rest)| rest)
         .unwrap_or(origin)
         .trim_end_matches('/');
-    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+    // Behind a reverse proxy that rewrites Host, the browser's host arrives as
+    // X-Forwarded-Host. A cross-site page cannot set that header without a CORS preflight,
+    // which this server never grants, so trusting it opens nothing.
+    let served_as = [header::HOST.as_str(), "x-forwarded-host"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            value.split(',').next().map(str::trim)
+        });
+    origin == "null"
+        || !served_as
+            .into_iter()
+            .any(|host| origin_host.eq_ignore_ascii_case(host))
 }
 
 #[derive(Deserialize)]
@@ -211,6 +219,9 @@ pub const THROTTLE_WINDOW_SECS: i64 = 900;
 const DUMMY_HASH: &str = "$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z9fc.pWtqU6mQp/lvKpm1Fzq";
 
 /// Checks the credentials and opens a session; the throttle is per email.
+///
+/// Each attempt is counted as a failure before the password is checked (and forgiven when it
+/// matches), under a per-email lock: parallel guesses cannot slip past the limit.
 pub async fn login(
     state: &AdminState,
     email: &str,
@@ -218,19 +229,8 @@ pub async fn login(
 ) -> Result<(CurrentUser, String), ApiError> {
     let pool = state.store.pool();
     let key = email.trim().to_lowercase();
-    let recent: (i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*), extract(epoch FROM (min(failed_at) + make_interval(secs => $2) - now()))::float8
-         FROM int_login_failure WHERE email = $1 AND failed_at > now() - make_interval(secs => $2)",
-    )
-    .bind(&key)
-    .bind(THROTTLE_WINDOW_SECS as f64)
-    .fetch_one(pool)
-    .await?;
-    if recent.0 >= MAX_FAILED_LOGINS {
-        return Err(ApiError::Throttled {
-            retry_after_secs: recent.1.unwrap_or(60.0).ceil().max(1.0) as u64,
-        });
-    }
+    sweep_expired(pool).await?;
+    let attempt = claim_attempt(pool, &key).await?;
     let user: Option<(i32, String, String, i32)> = sqlx::query_as(
         "SELECT id, email, password, working_integration_system_id FROM users
          WHERE lower(email) = $1 AND NOT coalesce(is_voided, false) ORDER BY id LIMIT 1",
@@ -249,13 +249,10 @@ pub async fn login(
         .map_err(|e| ApiError::Internal(format!("password check panicked: {e}")))?
         .unwrap_or(false);
     let Some((user_id, email, _, tenant)) = user.filter(|_| matches) else {
-        sqlx::query("INSERT INTO int_login_failure (email) VALUES ($1)")
-            .bind(&key)
-            .execute(pool)
-            .await?;
-        tracing::info!(email = %key, "failed login");
+        tracing::info!(email = %key, attempt, "failed login");
         return Err(ApiError::BadCredentials);
     };
+    // Success forgives this attempt and the earlier failures.
     sqlx::query("DELETE FROM int_login_failure WHERE email = $1")
         .bind(&key)
         .execute(pool)
@@ -282,6 +279,74 @@ pub async fn login(
         },
         token,
     ))
+}
+
+/// Records an attempt for `key` unless it already failed [`MAX_FAILED_LOGINS`] times within the
+/// window (then 429, with the seconds until the oldest counted failure ages out).
+async fn claim_attempt(pool: &PgPool, key: &str) -> Result<i64, ApiError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('avni-int login ' || $1))")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    let recent: Vec<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM (failed_at + make_interval(secs => $2) - now()))::float8
+         FROM int_login_failure WHERE email = $1 AND failed_at > now() - make_interval(secs => $2)
+         ORDER BY failed_at DESC",
+    )
+    .bind(key)
+    .bind(THROTTLE_WINDOW_SECS as f64)
+    .fetch_all(&mut *tx)
+    .await?;
+    if recent.len() as i64 >= MAX_FAILED_LOGINS {
+        // Allowed again when the count drops below the limit: when the limit-th newest expires.
+        let wait = recent
+            .get(MAX_FAILED_LOGINS as usize - 1)
+            .copied()
+            .unwrap_or(60.0);
+        return Err(ApiError::Throttled {
+            retry_after_secs: wait.ceil().max(1.0) as u64,
+        });
+    }
+    sqlx::query("INSERT INTO int_login_failure (email) VALUES ($1)")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(recent.len() as i64 + 1)
+}
+
+/// Deletes ended sessions and failures older than the throttle window; logins are rare enough
+/// to carry this housekeeping.
+async fn sweep_expired(pool: &PgPool) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM int_session WHERE expires_at <= now()")
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "DELETE FROM int_login_failure WHERE failed_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(THROTTLE_WINDOW_SECS as f64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of `user_id` (voided, password changed).
+pub async fn end_sessions_of(
+    executor: impl sqlx::PgExecutor<'_>,
+    user_id: i32,
+) -> Result<u64, ApiError> {
+    Ok(sqlx::query("DELETE FROM int_session WHERE user_id = $1")
+        .bind(user_id)
+        .execute(executor)
+        .await?
+        .rows_affected())
+}
+
+/// The fallback of the protected `/int` routes: reached only with a session (the guard runs
+/// first), so callers without one cannot probe which paths exist.
+pub async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("route {}", uri.path()))
 }
 
 /// Ends the session behind `token` (if any).
@@ -317,6 +382,7 @@ pub async fn current_user_json(pool: &PgPool, user_id: i32) -> Result<UserJson, 
 /// `POST /int/login` (form `email`, `password`): 200 with the user and a session cookie.
 pub async fn login_handler(
     State(state): State<AdminState>,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
     let email = form.email.unwrap_or_default();
@@ -325,6 +391,8 @@ pub async fn login_handler(
         return Err(ApiError::bad("email", "must not be blank"));
     }
     let (user, token) = login(&state, &email, &password).await?;
+    // A session presented with a login is replaced, not left open beside the new one.
+    logout(state.store.pool(), cookie_token(&headers)).await?;
     let body = current_user_json(state.store.pool(), user.user_id).await?;
     let mut response = Json(body).into_response();
     response
@@ -383,6 +451,18 @@ mod tests {
             ("host", "ops.example:6013"),
             ("sec-fetch-site", "cross-site")
         ])));
+        assert!(!is_cross_site(&headers(&[
+            ("host", "10.0.0.5:6013"),
+            ("x-forwarded-host", "ops.example"),
+            ("origin", "https://ops.example")
+        ])));
+    }
+
+    #[test]
+    fn the_unknown_email_hash_is_a_real_cost_10_hash() {
+        // Otherwise an unknown email would answer faster than a wrong password.
+        assert!(DUMMY_HASH.starts_with("$2a$10$"));
+        assert!(!bcrypt::verify("anything", DUMMY_HASH).unwrap());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! RabbitMQ: the topology every process declares (idempotently), connecting, and the confirmed
 //! publisher the relay uses. The broker only delivers; the ledger in Postgres is the truth.
 
+pub mod depth;
 mod publisher;
 mod topology;
 

@@ -24,14 +24,48 @@ pub struct NewJob {
 /// live job already exists for the same (tenant, module, kind): the partial unique index
 /// `int_job_one_live` decides, so two dispatchers can never both create one.
 pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Option<JobId>, StoreError> {
+    insert_job(conn, job, None).await
+}
+
+/// Creates the `regular` job that runs the Goonj ad-hoc task `task_id` (`goonj_adhoc_task.id`),
+/// with its outbox message, in the caller's transaction. Ad-hoc jobs do not count against the
+/// tenant's one live regular job; `None` when the task already has a live job.
+pub async fn enqueue_adhoc(
+    conn: &mut PgConnection,
+    tenant: IntegrationSystemId,
+    module: &ModuleName,
+    task_id: i32,
+) -> Result<Option<JobId>, StoreError> {
+    let job = NewJob {
+        integration_system_id: tenant,
+        module: module.clone(),
+        kind: JobKind::Regular,
+        trigger: JobTrigger::Manual,
+        parent: None,
+        resume_step: None,
+    };
+    insert_job(conn, &job, Some(task_id)).await
+}
+
+async fn insert_job(
+    conn: &mut PgConnection,
+    job: &NewJob,
+    adhoc_task_id: Option<i32>,
+) -> Result<Option<JobId>, StoreError> {
+    // Each kind of job has its own partial unique index (migration 0009).
+    let conflict = if adhoc_task_id.is_some() {
+        "(adhoc_task_id) WHERE state IN ('scheduled','queued','running') AND adhoc_task_id IS NOT NULL"
+    } else {
+        "(integration_system_id, module, kind)
+               WHERE state IN ('scheduled','queued','running') AND adhoc_task_id IS NULL"
+    };
     // One statement: the job row and its message, built from the row, so the two can never
     // disagree. The outbox trigger wakes the relay.
     let id: Option<i64> = sqlx::query_scalar(&format!(
         "WITH job AS (
-             INSERT INTO int_job (integration_system_id, module, kind, trigger, state, parent_job_id, resume_step)
-             VALUES ($1, $2, $3, $4, 'scheduled', $5, $6)
-             ON CONFLICT (integration_system_id, module, kind)
-               WHERE state IN ('scheduled','queued','running') DO NOTHING
+             INSERT INTO int_job (integration_system_id, module, kind, trigger, state, parent_job_id, resume_step, adhoc_task_id)
+             VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7)
+             ON CONFLICT {conflict} DO NOTHING
              RETURNING *),
          message AS (
              INSERT INTO int_outbox (job_id, routing_key, payload)
@@ -45,6 +79,7 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<Option<Job
     .bind(job.trigger.as_str())
     .bind(job.parent)
     .bind(job.resume_step.as_deref())
+    .bind(adhoc_task_id)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(id.map(JobId))
@@ -63,6 +98,9 @@ pub struct ClaimedJob {
     pub scheduled_at: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
     pub resume_step: Option<String>,
+    /// The Goonj ad-hoc task (`goonj_adhoc_task.id`) this job runs instead of its module's
+    /// regular steps.
+    pub adhoc_task_id: Option<i32>,
 }
 
 /// Takes the lease on a job that is waiting, or whose previous holder's lease expired. `None`
@@ -80,7 +118,8 @@ pub async fn claim(
                 heartbeat_at = now(), started_at = now()
           WHERE id = $1
             AND (state IN ('scheduled','queued') OR (state = 'running' AND lease_expires_at < now()))
-      RETURNING integration_system_id, module, kind, trigger, attempt, scheduled_at, started_at, resume_step",
+      RETURNING integration_system_id, module, kind, trigger, attempt, scheduled_at, started_at, resume_step,
+                adhoc_task_id",
     )
     .bind(job)
     .bind(&owner.0)
@@ -98,6 +137,7 @@ pub async fn claim(
         scheduled_at: row.try_get("scheduled_at")?,
         started_at: row.try_get("started_at")?,
         resume_step: row.try_get("resume_step")?,
+        adhoc_task_id: row.try_get("adhoc_task_id")?,
     }))
 }
 
@@ -203,7 +243,8 @@ pub async fn finish(
         parent: Some(job.id),
         resume_step: Some(step.clone()),
     };
-    let continuation = enqueue(&mut tx, &next).await?;
+    // A continuation keeps running the same ad-hoc task, if any.
+    let continuation = insert_job(&mut tx, &next, job.adhoc_task_id).await?;
     tx.commit().await?;
     Ok(Finished::Recorded { continuation })
 }

@@ -70,6 +70,7 @@ impl Mappings {
                JOIN mapping_type t ON t.id = m.mapping_type_id AND t.integration_system_id = $1
               WHERE m.integration_system_id = $1 AND t.name = $2
                 AND NOT coalesce(m.is_voided, false) AND NOT coalesce(g.is_voided, false)
+                AND NOT coalesce(t.is_voided, false)
               ORDER BY m.id",
         )
         .bind(tenant)

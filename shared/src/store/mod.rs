@@ -1,12 +1,14 @@
 //! The integration database: the job ledger and its outbox, leader lease, schedule state,
 //! tenants and their config, cursors. Every query that touches tenant data takes the tenant id.
 
+pub mod adhoc_tasks;
 pub mod cursors;
 pub mod errors;
 pub mod leader;
 pub mod ledger;
 pub mod mappings;
 pub mod outbox;
+pub mod pauses;
 pub mod schedule_state;
 pub mod tenants;
 
@@ -87,6 +89,12 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// True when a trivial query answers within `timeout` (readiness probes).
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool);
+        matches!(tokio::time::timeout(timeout, query).await, Ok(Ok(1)))
     }
 
     /// Applies what is missing of `migrations/`; a no-op when everything is applied.

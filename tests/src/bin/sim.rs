@@ -92,7 +92,21 @@ async fn register_demo_tenant(url: &str, cli: &Cli) -> anyhow::Result<()> {
         .execute(&pool)
         .await?;
     }
-    tracing::info!(tenant = id, "demo Goonj tenant registered");
+    // The demo's admin login (demo@example.org / demo), so the UI at :6013 shows this tenant.
+    let hash = bcrypt::hash_with_result("demo", 10)?.format_for_version(bcrypt::Version::TwoA);
+    sqlx::query(
+        "INSERT INTO users (email, password, working_integration_system_id, uuid)
+         SELECT 'demo@example.org', $1, $2, gen_random_uuid()::text
+         WHERE NOT EXISTS (SELECT 1 FROM users WHERE email = 'demo@example.org')",
+    )
+    .bind(hash)
+    .bind(id)
+    .execute(&pool)
+    .await?;
+    tracing::info!(
+        tenant = id,
+        "demo Goonj tenant registered; admin login demo@example.org / demo"
+    );
     Ok(())
 }
 

@@ -70,22 +70,52 @@ pub async fn sync_feed<F: InboundFeed>(
     run: &GoonjRun,
     feed: &F,
 ) -> Result<StepOutcome, StepError> {
+    sync_feed_scoped(ctx, run, feed, None).await
+}
+
+/// An ad-hoc run's window (contracts/goonj.md §7): from `from` (an IST wall clock) with the
+/// `state`/`account` filters, the stored cursor neither read nor moved, and no yielding to the
+/// time budget (a continuation could not resume a window no cursor keeps).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundScope {
+    pub from: NaiveDateTime,
+    pub state: String,
+    pub account: String,
+}
+
+/// [`sync_feed`], or with `scope` an ad-hoc run of the feed.
+pub async fn sync_feed_scoped<F: InboundFeed>(
+    ctx: &JobContext,
+    run: &GoonjRun,
+    feed: &F,
+    scope: Option<&InboundScope>,
+) -> Result<StepOutcome, StepError> {
     let tenant = ctx.tenant.id;
     let mut total = StepOutcome::default();
     let mut deleted = HashSet::new();
+    let mut scoped_cursor = scope.map(|s| s.from);
+    let (state, account) = scope.map_or(("", ""), |s| (s.state.as_str(), s.account.as_str()));
     loop {
-        let mut conn = ctx.store.pool().acquire().await.map_err(StoreError::from)?;
-        let cursor = cursors::load(&mut conn, tenant, F::ENTITY)
-            .await?
-            .and_then(|c| c.date_time)
-            .unwrap_or_else(initial_cursor);
-        drop(conn);
+        let cursor = match scoped_cursor {
+            Some(cursor) => cursor,
+            None => {
+                let mut conn = ctx.store.pool().acquire().await.map_err(StoreError::from)?;
+                cursors::load(&mut conn, tenant, F::ENTITY)
+                    .await?
+                    .and_then(|c| c.date_time)
+                    .unwrap_or_else(initial_cursor)
+            }
+        };
         let param = time::cursor_param(cursor);
         let answer = run
             .salesforce
             .get(
                 F::PATH,
-                &[(F::TIMESTAMP_PARAM, &param), ("state", ""), ("account", "")],
+                &[
+                    (F::TIMESTAMP_PARAM, &param),
+                    ("state", state),
+                    ("account", account),
+                ],
             )
             .await?;
         let deletions = feed
@@ -111,7 +141,7 @@ pub async fn sync_feed<F: InboundFeed>(
             tenant,
             classifier: &run.classifier,
             cursor_entity: F::ENTITY,
-            move_cursor: true,
+            move_cursor: scope.is_none(),
         };
         let done = page.commit(outcomes).await?;
         total.synced += done.synced;
@@ -123,7 +153,10 @@ pub async fn sync_feed<F: InboundFeed>(
                 F::PATH
             )));
         }
-        if ctx.should_yield() {
+        if scope.is_some() {
+            // Every outcome is committed, so the window goes on after the last record.
+            scoped_cursor = last_cursor;
+        } else if ctx.should_yield() {
             total.more = true;
             return Ok(total);
         }

@@ -3,6 +3,7 @@
 //! errors with their required actions; the error job.
 
 pub mod activity;
+pub mod adhoc;
 pub mod config;
 pub mod demand;
 pub mod dispatch;
@@ -195,6 +196,9 @@ impl Step for TaskStep {
 
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         Box::pin(async move {
+            if adhoc::is_adhoc(ctx) {
+                return Ok(StepOutcome::default());
+            }
             let run = self.shared.prepare(ctx).await?;
             match self.task {
                 GoonjTask::GoonjDemand => inbound::sync_feed(ctx, &run, &demand::DemandFeed).await,
@@ -214,6 +218,26 @@ impl Step for TaskStep {
                 }
             }
         })
+    }
+}
+
+/// A step of the main job that an ad-hoc job (which runs one task only) skips.
+struct MainJobOnly(Arc<dyn Step>);
+
+impl Step for MainJobOnly {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn failure_group(&self) -> Option<&str> {
+        self.0.failure_group()
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+        if adhoc::is_adhoc(ctx) {
+            return Box::pin(async { Ok(StepOutcome::default()) });
+        }
+        self.0.run(ctx)
     }
 }
 
@@ -246,7 +270,10 @@ impl Module for Goonj {
                     })
                     .collect();
                 // After the sync steps: the derived checks from the errors they logged.
-                steps.push(health::HealthStep::arc(true));
+                steps.push(Arc::new(MainJobOnly(health::HealthStep::arc(true))));
+                // First: a main job's first sync step keeps the "first step always runs" slot
+                // of its continuations, and an ad-hoc job runs its task before any budget check.
+                steps.insert(0, adhoc::AdhocStep::arc(shared.clone()));
                 Ok(steps)
             }
             JobKind::Error => Ok(vec![

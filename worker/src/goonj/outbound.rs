@@ -457,19 +457,34 @@ pub async fn sync<K: Outbound>(
     run: &GoonjRun,
     kind: &K,
 ) -> Result<StepOutcome, StepError> {
+    sync_scoped(ctx, run, kind, None).await
+}
+
+/// [`sync`], or with `from` an ad-hoc run (contracts/goonj.md §7): Avni read from that instant,
+/// the stored cursor neither read nor moved, and no yielding to the time budget (a
+/// continuation could not resume a window no cursor keeps). `kind`'s reader carries the filters.
+pub async fn sync_scoped<K: Outbound>(
+    ctx: &JobContext,
+    run: &GoonjRun,
+    kind: &K,
+    from: Option<DateTime<Utc>>,
+) -> Result<StepOutcome, StepError> {
     let tenant = ctx.tenant.id;
-    let stored = {
-        let mut conn = ctx.store.pool().acquire().await.map_err(StoreError::from)?;
-        cursors::load(&mut conn, tenant, K::CURSOR).await?
+    let cursor = match from {
+        Some(from) => AvniCursor::at(from),
+        None => {
+            let mut conn = ctx.store.pool().acquire().await.map_err(StoreError::from)?;
+            let stored = cursors::load(&mut conn, tenant, K::CURSOR).await?;
+            AvniCursor::from_store_cursor(stored.as_ref(), initial_cursor())
+        }
     };
-    let cursor = AvniCursor::from_store_cursor(stored.as_ref(), initial_cursor());
     let mut reader = kind.reader(&run.avni, cursor);
     let page = Page {
         store: &ctx.store,
         tenant,
         classifier: &run.classifier,
         cursor_entity: K::CURSOR,
-        move_cursor: true,
+        move_cursor: from.is_none(),
     };
     let mut total = StepOutcome::default();
     while let Some(batch) = reader.next_batch().await? {
@@ -480,7 +495,7 @@ pub async fn sync<K: Outbound>(
         if let Some(error) = stop {
             return Err(error);
         }
-        if ctx.should_yield() {
+        if from.is_none() && ctx.should_yield() {
             total.more = true;
             return Ok(total);
         }

@@ -315,10 +315,29 @@ async fn list_subjects(State(shared): State<Shared>, Query(q): Params) -> Answer
     let db = shared.db();
     let query = list_query(&shared, &db, &q)?;
     let subject_type = q.get("subjectType").filter(|t| !t.is_empty());
+    // `locationIds`: comma-separated location UUIDs, their children included.
+    let location_ids: Vec<&str> = q
+        .get("locationIds")
+        .map(|ids| {
+            ids.split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     let rows: Vec<&SubjectRec> = db
         .subjects
         .iter()
         .filter(|s| subject_type.is_none_or(|t| s.subject_type == *t))
+        .filter(|s| {
+            location_ids.is_empty()
+                || s.location
+                    .and_then(|i| db.locations.get(i))
+                    .is_some_and(|l| {
+                        location_ids.contains(&l.uuid.as_str())
+                            || location_ids.contains(&l.state_uuid.as_str())
+                    })
+        })
         .filter(|s| {
             query
                 .lmdt

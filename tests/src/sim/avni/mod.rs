@@ -430,6 +430,19 @@ impl AvniSim {
         self.db().ensure_location(state, district);
     }
 
+    /// The UUID of a district (`Some(district)`) or of a state: what `locationIds` takes.
+    pub fn location_uuid(&self, state: &str, district: Option<&str>) -> Option<String> {
+        let db = self.db();
+        let location = db.locations.iter().find(|l| {
+            l.state.eq_ignore_ascii_case(state)
+                && district.is_none_or(|d| l.district.eq_ignore_ascii_case(d))
+        })?;
+        Some(match district {
+            Some(_) => location.uuid.clone(),
+            None => location.state_uuid.clone(),
+        })
+    }
+
     pub fn add_subject_type(&self, name: &str) {
         self.db()
             .subject_types

@@ -1,8 +1,0 @@
-//! PLACEHOLDER: filled in by its owner.
-
-use super::AdminState;
-use axum::Router;
-
-pub fn routes() -> Router<AdminState> {
-    Router::new()
-}
