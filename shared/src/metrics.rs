@@ -195,3 +195,39 @@ impl Metrics {
             .unwrap_or_else(|error| format!("# metrics encoding failed: {error}\n"))
     }
 }
+
+/// Counts and times calls to one HTTP target (`avni`, `salesforce`, …) into the process's
+/// metrics; partner clients hold one and call `observe` after each response.
+#[derive(Clone)]
+pub struct HttpObserver {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    target: &'static str,
+}
+
+impl HttpObserver {
+    /// `status` is `None` when no response came (timeout, connection refused).
+    pub fn observe(&self, status: Option<u16>, elapsed: std::time::Duration) {
+        let class = match status {
+            None => "error",
+            Some(200..=299) => "2xx",
+            Some(300..=399) => "3xx",
+            Some(400..=499) => "4xx",
+            Some(_) => "5xx",
+        };
+        self.requests.with_label_values(&[self.target, class]).inc();
+        self.duration
+            .with_label_values(&[self.target])
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+impl Metrics {
+    pub fn http_observer(&self, target: &'static str) -> HttpObserver {
+        HttpObserver {
+            requests: self.http_requests_total.clone(),
+            duration: self.http_request_duration_seconds.clone(),
+            target,
+        }
+    }
+}

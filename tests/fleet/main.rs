@@ -18,6 +18,7 @@ mod goonj_error_job;
 mod goonj_inbound;
 mod goonj_outbound;
 mod leadership;
+mod metrics;
 mod monitoring;
 mod recovery;
 mod relay;

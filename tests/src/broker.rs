@@ -50,6 +50,20 @@ impl TestBroker {
         depth
     }
 
+    /// Publishes `body` to the dead-letter exchange (a poisoned message, as the broker would
+    /// dead-letter it after the delivery limit).
+    pub async fn publish_to_dead_letters(&self, body: &[u8]) {
+        let conn = self.connect().await;
+        let publisher =
+            avni_int_shared::broker::Publisher::open(&conn, self.topology.dead_letter_exchange())
+                .await
+                .unwrap();
+        for result in publisher.publish_all(&[("", body)]).await {
+            result.unwrap();
+        }
+        let _ = conn.close(200, "done".into()).await;
+    }
+
     /// Takes one message off a queue: its body and `x-delivery-count` / `x-death` headers.
     pub async fn take(&self, queue: &str) -> Option<(Vec<u8>, FieldTable)> {
         let conn = self.connect().await;

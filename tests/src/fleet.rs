@@ -36,6 +36,8 @@ pub struct Running {
     pub id: WorkerId,
     /// A dispatcher's admin API address (`None` for workers).
     pub admin: Option<std::net::SocketAddr>,
+    /// A worker's `/metrics`, `/healthz`, `/readyz` address (`None` for dispatchers).
+    pub probes: Option<std::net::SocketAddr>,
     pub metrics: Metrics,
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<()>,
@@ -136,6 +138,7 @@ impl TestApp {
         Running {
             id,
             admin,
+            probes: None,
             metrics,
             shutdown,
             handle,
@@ -151,10 +154,12 @@ impl TestApp {
         let worker = Worker::build(config, registry).unwrap();
         let id = worker.id().clone();
         let metrics = worker.metrics().clone();
+        let probes = worker.http_addr();
         let handle = tokio::spawn(worker.run_until_stopped(shutdown.clone()));
         Running {
             id,
             admin: None,
+            probes,
             metrics,
             shutdown,
             handle,

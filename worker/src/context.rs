@@ -18,6 +18,8 @@ pub struct JobContext {
     /// For checks a module derives from its data (Goonj's `goonj-integration`); the job's
     /// own check is pinged by the runtime.
     pub healthchecks: Option<Healthchecks>,
+    /// The worker's metrics, for partner clients to count their calls into.
+    pub metrics: Option<avni_int_shared::metrics::Metrics>,
     deadline: Instant,
     stop: CancellationToken,
 }
@@ -37,6 +39,7 @@ impl JobContext {
             store,
             worker,
             healthchecks: None,
+            metrics: None,
             deadline: Instant::now() + budget,
             stop,
         }
@@ -44,6 +47,11 @@ impl JobContext {
 
     pub fn with_healthchecks(mut self, healthchecks: Healthchecks) -> Self {
         self.healthchecks = Some(healthchecks);
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: avni_int_shared::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 

@@ -104,7 +104,8 @@ impl Worker {
                     self.config.time_budget,
                     stop.clone(),
                 )
-                .with_healthchecks(self.healthchecks.clone());
+                .with_healthchecks(self.healthchecks.clone())
+                .with_metrics(self.metrics.clone());
                 let outcome = tokio::select! {
                     biased;
                     outcome = run_steps(&*module, &ctx) => outcome,
@@ -137,6 +138,9 @@ impl Worker {
         };
         heartbeat.abort();
         self.metrics.jobs_running.dec();
+        if outcome.records_failed > 0 {
+            self.count_classified(&job, module.name().as_str()).await;
+        }
 
         let result = if lease_lost.is_cancelled() {
             tracing::error!(
@@ -161,6 +165,28 @@ impl Worker {
                 .await?
         };
         Ok(result)
+    }
+
+    /// Adds what this job classified to `avni_int_classified_errors_total` (best effort: a
+    /// metric is not worth failing or delaying a job for).
+    async fn count_classified(&self, job: &ClaimedJob, module: &str) {
+        let logged = avni_int_shared::store::errors::logged_by_type_since(
+            self.store.pool(),
+            job.integration_system_id,
+            job.started_at,
+        )
+        .await;
+        match logged {
+            Ok(by_type) => {
+                for (error_type, count) in by_type {
+                    self.metrics
+                        .classified_errors_total
+                        .with_label_values(&[module, error_type.as_str()])
+                        .inc_by(count.max(0) as u64);
+                }
+            }
+            Err(error) => tracing::debug!(%error, "could not count classified errors"),
+        }
     }
 
     async fn record(
@@ -242,6 +268,7 @@ impl Worker {
 /// Runs the module's steps in order from the resume point. A failing (or panicking) step is
 /// recorded and the next step still runs; a step out of time ends the job with a continuation.
 async fn run_steps(module: &dyn Module, ctx: &JobContext) -> Outcome {
+    let module_name = module.name().as_str();
     let mut outcome = Outcome::default();
     let steps = match module.steps(ctx.job.kind, &ctx.tenant) {
         Ok(steps) => steps,
@@ -282,6 +309,12 @@ async fn run_steps(module: &dyn Module, ctx: &JobContext) -> Outcome {
             .await;
         match result {
             Ok(Ok(done)) => {
+                if let (Some(metrics), true) = (&ctx.metrics, done.synced > 0) {
+                    metrics
+                        .records_synced_total
+                        .with_label_values(&[module_name, step.name(), step.direction()])
+                        .inc_by(done.synced);
+                }
                 outcome.records_synced += done.synced as i64;
                 outcome.records_failed += done.failed as i64;
                 if done.more {

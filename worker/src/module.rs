@@ -51,6 +51,12 @@ pub trait Step: Send + Sync {
         None
     }
 
+    /// Which way its records flow, for `avni_int_records_synced_total`: `to_avni`,
+    /// `to_partner`, or `retry` (an error job re-syncing either way).
+    fn direction(&self) -> &'static str {
+        "none"
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>>;
 }
 

@@ -356,3 +356,26 @@ pub async fn clear_many(
     }
     Ok(cleared)
 }
+
+/// How many of the tenant's error logs were written (or repeated) since `since`, by error type
+/// name: what a job classified, for `avni_int_classified_errors_total`. `logged_at` is a
+/// timestamp in the session's zone (as `now()` wrote it), hence the conversion.
+pub async fn logged_by_type_since(
+    pool: &PgPool,
+    tenant: IntegrationSystemId,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT coalesce(t.name, 'unknown'), count(*)
+           FROM error_record_log l
+           JOIN error_record r ON r.id = l.error_record_id
+           LEFT JOIN error_type t ON t.id = l.error_type_id
+          WHERE r.integration_system_id = $1
+            AND l.logged_at >= ($2::timestamptz AT TIME ZONE current_setting('TimeZone'))
+          GROUP BY 1",
+    )
+    .bind(tenant)
+    .bind(since)
+    .fetch_all(pool)
+    .await?)
+}

@@ -7,6 +7,7 @@ use super::auth;
 use super::config::{AvniConfig, AvniCredentials};
 use super::error::{next_delay, parse_retry_after, AvniError};
 use super::token::Token;
+use avni_int_shared::metrics::HttpObserver;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
 use reqwest::header::RETRY_AFTER;
@@ -25,6 +26,7 @@ struct Inner {
     config: AvniConfig,
     /// Held while logging in, so concurrent calls wait for one login instead of each making one.
     token: Mutex<Option<Token>>,
+    observer: Option<HttpObserver>,
 }
 
 /// A success answer's body.
@@ -72,13 +74,36 @@ impl AvniClient {
 
     /// A client sharing a connection pool (the config's timeout still applies per request).
     pub fn with_http(http: reqwest::Client, config: AvniConfig) -> Self {
+        Self::observed(http, config, None)
+    }
+
+    /// A client whose every call is counted and timed by `observer` (target `avni`).
+    pub fn observed(
+        http: reqwest::Client,
+        config: AvniConfig,
+        observer: Option<HttpObserver>,
+    ) -> Self {
         AvniClient {
             inner: Arc::new(Inner {
                 http,
                 config,
                 token: Mutex::new(None),
+                observer,
             }),
         }
+    }
+
+    async fn send_observed(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        if let Some(observer) = &self.inner.observer {
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            observer.observe(status, started.elapsed());
+        }
+        sent
     }
 
     pub fn config(&self) -> &AvniConfig {
@@ -129,7 +154,7 @@ impl AvniClient {
     {
         self.retrying(what, Repeat::Safe, || async {
             let request = build(&self.inner.http).timeout(self.inner.config.timeout);
-            read_answer(what, request.send().await).await
+            read_answer(what, self.send_observed(request).await).await
         })
         .await
     }
@@ -168,7 +193,7 @@ impl AvniClient {
         } else if let AvniCredentials::NoAuth { username } = &self.inner.config.auth {
             request = request.header("USER-NAME", username);
         }
-        read_answer(what, request.send().await).await
+        read_answer(what, self.send_observed(request).await).await
     }
 
     /// The cached token, or a fresh one if it is missing or near its `exp`.

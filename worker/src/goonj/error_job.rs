@@ -185,6 +185,10 @@ impl Step for ErrorJobStep {
         STEP_NAME
     }
 
+    fn direction(&self) -> &'static str {
+        "retry"
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         Box::pin(async move {
             let run = self.shared.prepare(ctx).await?;

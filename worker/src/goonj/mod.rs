@@ -25,6 +25,7 @@ use crate::avni::{AvniClient, AvniConfig, RetryPolicy};
 use crate::context::JobContext;
 use crate::module::{Module, Step, StepError, StepOutcome};
 use avni_int_shared::classify::Classifier;
+use avni_int_shared::metrics::Metrics;
 use avni_int_shared::store::errors as error_store;
 use avni_int_shared::store::mappings::Mappings;
 use avni_int_shared::store::tenants::Tenant;
@@ -83,7 +84,12 @@ impl Goonj {
 }
 
 impl Shared {
-    fn clients(&self, tenant: &Tenant, config: &GoonjConfig) -> Result<Clients, StepError> {
+    fn clients(
+        &self,
+        tenant: &Tenant,
+        config: &GoonjConfig,
+        metrics: Option<&Metrics>,
+    ) -> Result<Clients, StepError> {
         let avni_config = AvniConfig::from_tenant_config(&tenant.config)
             .map_err(|e| StepError::Config(e.to_string()))?;
         let fingerprint = format!("{avni_config:?}|{}", avni_secret(tenant));
@@ -99,12 +105,17 @@ impl Shared {
         let clients = Clients {
             avni_config: fingerprint,
             salesforce_config: config.salesforce.clone(),
-            avni: AvniClient::with_http(self.http.clone(), avni_config),
+            avni: AvniClient::observed(
+                self.http.clone(),
+                avni_config,
+                metrics.map(|m| m.http_observer("avni")),
+            ),
             salesforce: SalesforceClient::new(
                 self.http.clone(),
                 config.salesforce.clone(),
                 RetryPolicy::default(),
-            ),
+            )
+            .observed_by(metrics.map(|m| m.http_observer("salesforce"))),
         };
         cache.insert(tenant.id, clients.clone());
         Ok(clients)
@@ -132,7 +143,7 @@ impl Shared {
 
     async fn load(&self, ctx: &JobContext) -> Result<GoonjRun, StepError> {
         let config = GoonjConfig::from_tenant(&ctx.tenant, self.token_expiry)?;
-        let clients = self.clients(&ctx.tenant, &config)?;
+        let clients = self.clients(&ctx.tenant, &config, ctx.metrics.as_ref())?;
         let pool = ctx.store.pool();
         error_store::seed_error_types(pool, ctx.tenant.id, errors::GOONJ_ERROR_TYPES).await?;
         let types = error_store::error_types(pool, ctx.tenant.id).await?;
@@ -194,6 +205,17 @@ impl Step for TaskStep {
         })
     }
 
+    fn direction(&self) -> &'static str {
+        match self.task {
+            GoonjTask::GoonjDemand | GoonjTask::GoonjDispatch | GoonjTask::GoonjInventory => {
+                "to_avni"
+            }
+            GoonjTask::AvniActivity
+            | GoonjTask::AvniDistribution
+            | GoonjTask::AvniDispatchReceipt => "to_partner",
+        }
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         Box::pin(async move {
             if adhoc::is_adhoc(ctx) {
@@ -231,6 +253,10 @@ impl Step for MainJobOnly {
 
     fn failure_group(&self) -> Option<&str> {
         self.0.failure_group()
+    }
+
+    fn direction(&self) -> &'static str {
+        self.0.direction()
     }
 
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<StepOutcome, StepError>> {

@@ -7,10 +7,12 @@ use super::config::SalesforceConfig;
 use crate::avni::error::{http_message, parse_retry_after, reason_for, MAX_RETRY_AFTER};
 use crate::avni::RetryPolicy;
 use crate::module::StepError;
+use avni_int_shared::metrics::HttpObserver;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::time::Instant;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
 
@@ -84,6 +86,7 @@ pub struct SalesforceClient {
     config: Arc<SalesforceConfig>,
     retry: RetryPolicy,
     token: Arc<Mutex<Option<Token>>>,
+    observer: Option<HttpObserver>,
 }
 
 impl SalesforceClient {
@@ -93,6 +96,20 @@ impl SalesforceClient {
             config: Arc::new(config),
             retry,
             token: Arc::new(Mutex::new(None)),
+            observer: None,
+        }
+    }
+
+    /// Counts and times every call (target `salesforce`).
+    pub fn observed_by(mut self, observer: Option<HttpObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    fn observe(&self, sent: &Result<reqwest::Response, reqwest::Error>, started: Instant) {
+        if let Some(observer) = &self.observer {
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            observer.observe(status, started.elapsed());
         }
     }
 
@@ -167,15 +184,13 @@ impl SalesforceClient {
             let mut renewed = false;
             loop {
                 let token = self.token(renewed).await?;
-                let response =
-                    build(&self.http)
-                        .bearer_auth(&token)
-                        .send()
-                        .await
-                        .map_err(|source| SalesforceError::Transport {
-                            what: what.to_owned(),
-                            source,
-                        })?;
+                let started = Instant::now();
+                let sent = build(&self.http).bearer_auth(&token).send().await;
+                self.observe(&sent, started);
+                let response = sent.map_err(|source| SalesforceError::Transport {
+                    what: what.to_owned(),
+                    source,
+                })?;
                 let status = response.status().as_u16();
                 let retry_after = parse_retry_after(
                     response

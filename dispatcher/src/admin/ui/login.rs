@@ -32,8 +32,8 @@ fn login_page(flash: Option<&Flash>, email: &str) -> Markup {
                     p.muted { "Log in with your integration admin account." }
                     @if let Some(flash) = flash { (flash_box(flash)) }
                     form method="post" action="/login" {
-                        label { "Email" input type="email" name="email" value=(email) required autofocus autocomplete="username"; }
-                        label { "Password" input type="password" name="password" required autocomplete="current-password"; }
+                        label { "Email" input type="email" name="email" value=(email) required autofocus[email.is_empty()] autocomplete="username"; }
+                        label { "Password" input type="password" name="password" required autofocus[!email.is_empty()] autocomplete="current-password"; }
                         button type="submit" { "Log in" }
                     }
                 }

@@ -7,8 +7,9 @@ use super::layout::{empty, page, Tab};
 use super::pager;
 use crate::admin::error::ApiError;
 use crate::admin::extract::QueryParams;
+use crate::admin::integration_system::visible_systems;
 use crate::admin::jobs::modules_of;
-use crate::admin::paging::Page;
+use crate::admin::paging::{Page, PageRequest};
 use crate::admin::AdminState;
 use axum::extract::State;
 use axum::routing::get;
@@ -44,13 +45,19 @@ async fn show(
 ) -> Result<Markup, UiError> {
     let pool = state.store.pool();
     let tenant = ctx.user.tenant;
-    let system: (String, String) = sqlx::query_as(
-        "SELECT coalesce(name, ''), system_type FROM integration_system
-          WHERE id = $1 AND NOT coalesce(is_voided, false)",
+    let system = visible_systems(
+        pool,
+        tenant,
+        None,
+        &PageRequest {
+            page: 0,
+            size: 1,
+            sort: Vec::new(),
+        },
     )
-    .bind(tenant)
-    .fetch_optional(pool)
     .await?
+    .into_iter()
+    .next()
     .ok_or_else(|| ApiError::not_found("Your integration system"))?;
     let modules = modules_of(&state, tenant).await?;
     let request = pager::request(&query);
@@ -77,8 +84,8 @@ async fn show(
     let body = html! {
         div.panel {
             div.grid {
-                div { div.muted { "Name" } strong { (system.0) } }
-                div { div.muted { "Type" } strong { (system.1) } }
+                div { div.muted { "Name" } strong { (system.instance_name) } }
+                div { div.muted { "Type" } strong { (system.system_type) } }
                 div { div.muted { "Id" } strong { (tenant.0) } }
                 div {
                     div.muted { "Modules serving it" }
