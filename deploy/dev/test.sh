@@ -14,6 +14,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
 bash deploy/dev/services.sh --browser
+# The deploy files are checked with the real tools (promtool) before the suite runs.
+bash deploy/check.sh
 
 # shellcheck source=deploy/dev/cargo-path.sh
 . deploy/dev/cargo-path.sh

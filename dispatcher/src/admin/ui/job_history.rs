@@ -6,54 +6,20 @@ use super::jobs::kind_label;
 use super::layout::empty;
 use super::pager;
 use crate::admin::extract::QueryParams;
+use crate::admin::jobs::{list_jobs, JobJson};
 use crate::admin::paging::Page;
 use crate::admin::AdminState;
 use avni_int_shared::{IntegrationSystemId, JobKind};
-use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
-#[derive(sqlx::FromRow)]
-struct JobLine {
-    id: i64,
-    module: String,
-    kind: String,
-    trigger: String,
-    state: String,
-    attempt: i32,
-    scheduled_at: DateTime<Utc>,
-    started_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
-    records_synced: i64,
-    records_failed: i64,
-    last_error: Option<String>,
-}
-
-/// One page of the tenant's jobs, newest first. (The JSON API's history query is private to
-/// its module; this is the UI's own small read of the same ledger.)
+/// One page of the tenant's jobs, newest first (the JSON API's own history query).
 async fn history(
     state: &AdminState,
     tenant: IntegrationSystemId,
     query: &QueryParams,
-) -> Result<Page<JobLine>, UiError> {
+) -> Result<Page<JobJson>, UiError> {
     let request = pager::request(query);
-    let pool = state.store.pool();
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM int_job WHERE integration_system_id = $1")
-            .bind(tenant)
-            .fetch_one(pool)
-            .await?;
-    let rows: Vec<JobLine> = sqlx::query_as(
-        "SELECT id, module, kind, trigger, state, attempt, scheduled_at, started_at, finished_at,
-                records_synced, records_failed, last_error
-           FROM int_job WHERE integration_system_id = $1
-          ORDER BY id DESC LIMIT $2 OFFSET $3",
-    )
-    .bind(tenant)
-    .bind(request.limit())
-    .bind(request.offset())
-    .fetch_all(pool)
-    .await?;
-    Ok(Page::new(rows, total, request))
+    Ok(list_jobs(state, tenant, &QueryParams::default(), request).await?)
 }
 
 fn state_tag(state: &str) -> Markup {
@@ -65,7 +31,7 @@ fn state_tag(state: &str) -> Markup {
     html! { span class=(class) { (state) } }
 }
 
-fn took(job: &JobLine) -> String {
+fn took(job: &JobJson) -> String {
     match (job.started_at, job.finished_at) {
         (Some(start), Some(end)) => {
             let secs = (end - start).num_seconds().max(0);
