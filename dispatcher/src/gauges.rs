@@ -17,6 +17,8 @@ pub enum SampleError {
     Depth(#[from] DepthError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("declaring the queues failed: {0}")]
+    Declare(String),
 }
 
 pub struct GaugeConfig {
@@ -61,6 +63,19 @@ impl GaugeSampler {
             let connection = broker::connect(&self.config.amqp_url, &self.config.connection_name)
                 .await
                 .map_err(DepthError::from)?;
+            // Declaring is idempotent; it makes every queue exist before the first job does,
+            // so a depth read never hits a missing queue (which RabbitMQ answers by closing
+            // the channel, logged as an error by lapin).
+            let channel = connection
+                .create_channel()
+                .await
+                .map_err(|e| SampleError::Declare(e.to_string()))?;
+            self.config
+                .topology
+                .declare(&channel, &self.config.modules)
+                .await
+                .map_err(|e| SampleError::Declare(e.to_string()))?;
+            let _ = channel.close(200, "declared".into()).await;
             self.connection = Some(connection);
         }
         let Some(connection) = &self.connection else {
