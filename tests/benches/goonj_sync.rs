@@ -43,8 +43,6 @@ async fn main() {
         .await;
     w.add_mappings("Dispatch receipt", &[("Kit", "Kit")]).await;
     seed_receipts(&w, records);
-    // A smaller page than Avni's 2000 keeps the worker's memory down; see the note in README.
-    w.app.set_config(w.tenant, "avni_page_size", "500").await;
     let raw_read = raw_avni_receipt_reads(&w, records).await;
     let raw_subject = raw_avni_subject_gets(&w, records.min(10_000), concurrency).await;
     let raw_write = raw_salesforce_receipts(&w, records.min(10_000)).await;
@@ -163,7 +161,7 @@ async fn raw_avni_receipt_reads(w: &GoonjWorld, n: usize) -> f64 {
             .query(&[
                 ("encounterType", "Dispatch receipt"),
                 ("lastModifiedDateTime", "2000-01-01T00:00:00.000Z"),
-                ("size", "500"),
+                ("size", "2000"),
                 ("page", &page.to_string()),
             ])
             .send()

@@ -11,6 +11,11 @@ use sqlx::PgConnection;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Cursor {
     pub numeric: Option<i32>,
+    /// Zone-less, as the original wrote it, and read the same way, so a database adopted from
+    /// the Java service resumes where it stopped with no shift: Salesforce cursors hold the IST
+    /// wall clock Salesforce echoes (contracts/goonj.md §3); Avni cursors hold the UTC digits of
+    /// `Last modified at` (the original parsed them in the JVM zone and stored that same wall
+    /// clock back, contracts/avni.md §2.3, so the digits are UTC whatever the JVM zone was).
     pub date_time: Option<NaiveDateTime>,
     pub seen_ids: Option<String>,
 }
