@@ -8,6 +8,7 @@ pub mod config;
 pub mod ids;
 pub mod job;
 pub mod metrics;
+pub mod readiness;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -3,13 +3,13 @@
 //! a RabbitMQ connection), for Kubernetes probes and load balancers.
 
 use avni_int_shared::metrics::Metrics;
+use avni_int_shared::readiness::Readiness;
 use avni_int_shared::store::Store;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
@@ -34,23 +34,13 @@ async fn metrics_text(State(probes): State<Probes>) -> impl IntoResponse {
 }
 
 async fn ready(State(probes): State<Probes>) -> impl IntoResponse {
-    let postgres = probes.store.ping(Duration::from_secs(2)).await;
-    let rabbitmq = probes
-        .metrics
-        .broker_connected
-        .with_label_values(&["worker"])
-        .get()
-        == 1;
-    let status = if postgres && rabbitmq {
+    let readiness = Readiness::check(&probes.store, &probes.metrics, "worker").await;
+    let status = if readiness.is_ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    (
-        status,
-        Json(serde_json::json!({ "postgres": word(postgres), "rabbitmq": word(rabbitmq) })),
-    )
+    (status, Json(readiness.to_json()))
 }
 
 /// Serves on `listener` until `shutdown`.

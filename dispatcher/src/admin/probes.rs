@@ -2,12 +2,12 @@
 //! RabbitMQ connection) on the dispatcher's HTTP port. Open: they carry no tenant data.
 
 use super::AdminState;
+use avni_int_shared::readiness::Readiness;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use std::time::Duration;
 
 pub fn routes() -> Router<AdminState> {
     Router::new()
@@ -24,21 +24,11 @@ async fn metrics_text(State(state): State<AdminState>) -> impl IntoResponse {
 }
 
 async fn ready(State(state): State<AdminState>) -> impl IntoResponse {
-    let postgres = state.store.ping(Duration::from_secs(2)).await;
-    let rabbitmq = state
-        .metrics
-        .broker_connected
-        .with_label_values(&["relay"])
-        .get()
-        == 1;
-    let status = if postgres && rabbitmq {
+    let readiness = Readiness::check(&state.store, &state.metrics, "relay").await;
+    let status = if readiness.is_ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    (
-        status,
-        Json(serde_json::json!({ "postgres": word(postgres), "rabbitmq": word(rabbitmq) })),
-    )
+    (status, Json(readiness.to_json()))
 }

@@ -29,6 +29,10 @@ pub struct FaultPlan {
     pub hang_next: u32,
     /// The next N responses are cut in half (truncated JSON).
     pub truncate_next: u32,
+    /// The next N responses are 200 with `replacement_body` as their JSON body instead of the
+    /// real one (a bad-payload corpus: wrong types, missing keys, huge strings, lying totals).
+    pub replace_next: u32,
+    pub replacement_body: Option<String>,
     /// Fraction (0..1) of requests that fail with `error_status`.
     pub error_rate: f64,
     /// Fraction of requests answered 429.
@@ -46,6 +50,7 @@ enum Action {
     Throttle(u64),
     Hang,
     Truncate,
+    Replace(String),
 }
 
 impl Faults {
@@ -99,6 +104,9 @@ impl Faults {
         } else if plan.truncate_next > 0 {
             plan.truncate_next -= 1;
             Action::Truncate
+        } else if plan.replace_next > 0 {
+            plan.replace_next -= 1;
+            Action::Replace(plan.replacement_body.clone().unwrap_or_default())
         } else if plan.error_rate > 0.0 && rand::random::<f64>() < plan.error_rate {
             Action::Fail(status)
         } else if plan.throttle_rate > 0.0 && rand::random::<f64>() < plan.throttle_rate {
@@ -142,6 +150,16 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
             let cut = bytes.slice(..bytes.len() / 2);
             parts.headers.remove(axum::http::header::CONTENT_LENGTH);
             Response::from_parts(parts, Body::from(cut))
+        }
+        Action::Replace(body) => {
+            // The request still reaches the simulator (a write is recorded as done), as when a
+            // real server does the work and its answer is garbled on the way back.
+            let _ = next.run(request).await;
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
         }
     }
 }
