@@ -6,6 +6,7 @@
 mod admin_auth;
 mod admin_bundle;
 mod admin_errors;
+mod admin_fuzz;
 mod admin_jobs;
 mod admin_mapping;
 mod admin_openapi;
@@ -15,6 +16,7 @@ mod errors;
 mod goonj;
 mod goonj_adhoc;
 mod goonj_error_job;
+mod goonj_error_types;
 mod goonj_inbound;
 mod goonj_outbound;
 mod leadership;

@@ -6,8 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod admin_client;
+pub mod bench;
 pub mod broker;
 pub mod browser;
+pub mod chaos;
 pub mod database;
 pub mod fake_endpoint;
 pub mod fleet;

@@ -107,6 +107,56 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// axum's own rejections (a path segment that is not UTF-8, a form without its content type, an
+/// unknown route or method) are plain text or empty; the API answers every 4xx with JSON, and a
+/// 400 names the field where axum's message does (``… in `id` ``).
+pub async fn json_client_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let api = path == "/int" || path.starts_with("/int/") || path.starts_with("/goonj");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || !status.is_client_error() || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    if text.is_empty() {
+        text = status
+            .canonical_reason()
+            .unwrap_or("client error")
+            .to_owned();
+    }
+    let key = match status {
+        StatusCode::BAD_REQUEST => text
+            .split('`')
+            .nth(1)
+            .filter(|field| !field.is_empty())
+            .unwrap_or("request")
+            .to_owned(),
+        _ => "error".to_owned(),
+    };
+    let mut map = serde_json::Map::new();
+    map.insert(key, serde_json::Value::String(text));
+    let mut answer = (status, Json(serde_json::Value::Object(map))).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}
+
 /// Rejects a string longer than its column allows, naming the field.
 pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     let chars = value.chars().count();

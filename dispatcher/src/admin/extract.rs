@@ -48,6 +48,48 @@ where
 
 /// Parses JSON, naming the path of the first value that does not fit `T`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let parsed = parse_typed(bytes)?;
+    // Postgres text and jsonb cannot hold NUL: refused here, naming where it is, not a 500.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(path) = nul_at(&tree, String::new()) {
+                let field = if path.is_empty() {
+                    "body".to_owned()
+                } else {
+                    path
+                };
+                return Err(ApiError::bad(field, "must not contain NUL characters"));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// The path (`name`, `[0].name`) of the first string or key holding NUL.
+fn nul_at(value: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0').then_some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(at.clone());
+            }
+            let path = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            nul_at(item, path)
+        }),
+        _ => None,
+    }
+}
+
+fn parse_typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -87,9 +129,36 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
 impl QueryParams {
     pub fn parse(query: &str) -> Result<Self, ApiError> {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-            .map(QueryParams)
-            .map_err(|e| ApiError::bad("query", format!("unreadable query string: {e}")))
+        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .map_err(|e| ApiError::bad("query", format!("unreadable query string: {e}")))?;
+        // Postgres text cannot hold NUL: refused here rather than failing the query.
+        if let Some((key, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            let field = if key.is_empty() || key.contains('\0') {
+                "query"
+            } else {
+                key
+            };
+            return Err(ApiError::bad(field, "must not contain NUL characters"));
+        }
+        Ok(QueryParams(pairs))
+    }
+
+    /// `name` as a day (`yyyy-MM-dd`, years 1 to 9999: what Postgres timestamps hold).
+    pub fn date(&self, name: &str) -> Result<Option<chrono::NaiveDate>, ApiError> {
+        use chrono::Datelike;
+        self.get(name)
+            .map(|text| {
+                chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                    .ok()
+                    .filter(|day| (1..=9999).contains(&day.year()))
+                    .ok_or_else(|| {
+                        ApiError::bad(name, format!("expected yyyy-MM-dd, got {text:?}"))
+                    })
+            })
+            .transpose()
     }
 
     /// The first value of `name`, if given and not empty.
@@ -162,6 +231,46 @@ mod tests {
             Err(ApiError::BadRequest { field, .. }) => assert_eq!(field, "ids"),
             other => panic!("expected a 400 naming ids, got {other:?}"),
         }
+    }
+
+    fn field_of<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
+        match result {
+            Err(ApiError::BadRequest { field, .. }) => field,
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    // Found by tests/fleet/admin_fuzz.rs: these reached Postgres and answered 500.
+    #[test]
+    fn nul_in_a_query_and_days_postgres_cannot_hold_are_400s() {
+        assert_eq!(field_of(QueryParams::parse("avniValue=%00")), "avniValue");
+        assert_eq!(field_of(QueryParams::parse("a%00=1")), "query");
+        for day in ["-4713-01-01", "0000-01-01", "10000-01-01"] {
+            let q = QueryParams::parse(&format!("startDate={day}")).unwrap();
+            assert_eq!(field_of(q.date("startDate")), "startDate", "{day}");
+        }
+        let q = QueryParams::parse("startDate=2024-02-29").unwrap();
+        assert_eq!(
+            q.date("startDate").unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+    }
+
+    // Found by tests/fleet/admin_fuzz.rs: `{"name": "\u0000"}` answered 500.
+    #[test]
+    fn nul_in_json_is_a_400_naming_where() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Named {
+            name: String,
+        }
+        assert_eq!(
+            field_of(parse_json::<Named>(br#"{"name": "a\u0000"}"#)),
+            "name"
+        );
+        let rows = br#"[{"name": "ok"}, {"name": "\u0000"}]"#;
+        assert_eq!(field_of(parse_json::<Vec<Named>>(rows)), "[1].name");
+        assert!(parse_json::<Named>(br#"{"name": "\\u0000"}"#).is_ok());
     }
 
     #[test]

@@ -152,6 +152,9 @@ async fn one(
     Path(uuid): Path<String>,
 ) -> Result<Json<Value>, TaskError> {
     require_goonj(&state, &user, &uri).await?;
+    if uuid.contains('\0') {
+        return Err(no_such_task(&uuid, &uri));
+    }
     match adhoc_tasks::get(state.store.pool(), user.tenant, &uuid).await? {
         Some(task) => Ok(Json(to_json(&task))),
         None => Err(no_such_task(&uuid, &uri)),
@@ -173,7 +176,8 @@ async fn delete(
     Path(uuid): Path<String>,
 ) -> Result<Response, TaskError> {
     require_goonj(&state, &user, &uri).await?;
-    if !adhoc_tasks::void(state.store.pool(), user.tenant, &uuid).await? {
+    // No stored uuid holds NUL (Postgres text cannot): such a path names no task.
+    if uuid.contains('\0') || !adhoc_tasks::void(state.store.pool(), user.tenant, &uuid).await? {
         return Err(no_such_task(&uuid, &uri));
     }
     Ok((StatusCode::ACCEPTED, "DELETED").into_response())

@@ -199,13 +199,7 @@ async fn known_module(
 }
 
 fn date_param(query: &QueryParams, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-    query
-        .get(name)
-        .map(|text| {
-            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-                .map_err(|_| ApiError::bad(name, format!("expected yyyy-MM-dd, got {text:?}")))
-        })
-        .transpose()
+    query.date(name)
 }
 
 fn start_of_day(day: NaiveDate) -> DateTime<Utc> {

@@ -96,6 +96,7 @@ pub fn router(state: AdminState) -> Router {
         );
     }
     app.layer(axum::middleware::from_fn(session::refuse_cross_site))
+        .layer(axum::middleware::from_fn(error::json_client_errors))
         .with_state(state)
 }
 

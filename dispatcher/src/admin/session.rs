@@ -390,6 +390,10 @@ pub async fn login_handler(
     if email.trim().is_empty() {
         return Err(ApiError::bad("email", "must not be blank"));
     }
+    // Postgres text cannot hold NUL (the throttle and the lookup would fail with a 500).
+    if email.contains('\0') {
+        return Err(ApiError::bad("email", "must not contain NUL characters"));
+    }
     let (user, token) = login(&state, &email, &password).await?;
     // A session presented with a login is replaced, not left open beside the new one.
     logout(state.store.pool(), cookie_token(&headers)).await?;

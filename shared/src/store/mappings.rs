@@ -80,9 +80,12 @@ impl Mappings {
         let mut mappings = Mappings::default();
         for row in rows {
             let (group, hint) = (row.group_name, row.data_type_hint);
-            let (Some(partner), Some(avni)) = (row.int_system_value, row.avni_value) else {
+            let Some(partner) = row.int_system_value else {
                 continue;
             };
+            // A row saved without an Avni value is kept as "": the lookup finds it and the
+            // module reports AnswerMappingIsNull (fill the value), not "entry not found".
+            let avni = row.avni_value.unwrap_or_default();
             mappings.insert(
                 &group,
                 Mapping {

@@ -7,9 +7,12 @@ use super::cursor::AvniCursor;
 use super::entity::{Encounter, Page, Subject, SubjectRequest};
 use super::error::AvniError;
 use super::query::{EncounterQuery, SubjectQuery};
+use super::raw::Raw;
 use super::reader::{IncrementalReader, PageSource};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// A path segment: IDs may be External IDs with spaces or slashes.
@@ -29,10 +32,23 @@ fn found<T>(result: Result<T, AvniError>) -> Result<Option<T>, AvniError> {
 impl AvniClient {
     /// `GET /api/subjects`: one page as asked (the reader does the incremental walking).
     pub async fn subjects_page(&self, query: &SubjectQuery) -> Result<Page<Subject>, AvniError> {
-        let q = query.query_string(self.config().read_version);
-        let url = self.url(&format!("/api/subjects?{}", q.as_str()));
-        self.send_json("GET /api/subjects", Repeat::Safe, |http| http.get(&url))
-            .await
+        self.list(
+            "/api/subjects",
+            query.query_string(self.config().read_version).as_str(),
+        )
+        .await
+    }
+
+    /// [`Self::subjects_page`] with the records kept as text until each is processed.
+    pub async fn subjects_page_raw(
+        &self,
+        query: &SubjectQuery,
+    ) -> Result<Page<Raw<Subject>>, AvniError> {
+        self.list(
+            "/api/subjects",
+            query.query_string(self.config().read_version).as_str(),
+        )
+        .await
     }
 
     /// `GET /api/encounters` (general encounters).
@@ -40,14 +56,51 @@ impl AvniClient {
         &self,
         query: &EncounterQuery,
     ) -> Result<Page<Encounter>, AvniError> {
-        let q = query.query_string(self.config().read_version);
-        let url = self.url(&format!("/api/encounters?{}", q.as_str()));
-        self.send_json("GET /api/encounters", Repeat::Safe, |http| http.get(&url))
+        self.list(
+            "/api/encounters",
+            query.query_string(self.config().read_version).as_str(),
+        )
+        .await
+    }
+
+    /// [`Self::encounters_page`] with the records kept as text until each is processed.
+    pub async fn encounters_page_raw(
+        &self,
+        query: &EncounterQuery,
+    ) -> Result<Page<Raw<Encounter>>, AvniError> {
+        self.list(
+            "/api/encounters",
+            query.query_string(self.config().read_version).as_str(),
+        )
+        .await
+    }
+
+    async fn list<T: DeserializeOwned>(&self, path: &str, query: &str) -> Result<T, AvniError> {
+        let url = self.url(&format!("{path}?{query}"));
+        let what = format!("GET {path}");
+        self.send_json(&what, Repeat::Safe, |http| http.get(&url))
             .await
     }
 
     /// `GET /api/subject/{id}` by UUID or External ID; `None` if Avni has no such subject.
     pub async fn get_subject(&self, id: &str) -> Result<Option<Subject>, AvniError> {
+        self.subject_as(id).await
+    }
+
+    /// Whether the subject is voided (`GET /api/subject/{id}`, reading nothing else of it);
+    /// `None` if Avni has no such subject.
+    pub async fn subject_voided(&self, id: &str) -> Result<Option<bool>, AvniError> {
+        #[derive(Deserialize)]
+        struct Voided {
+            // Read as `Entity::voided` reads it: anything but `true` is not voided.
+            #[serde(rename = "Voided", default)]
+            voided: Option<Value>,
+        }
+        let subject: Option<Voided> = self.subject_as(id).await?;
+        Ok(subject.map(|s| s.voided.and_then(|v| v.as_bool()).unwrap_or(false)))
+    }
+
+    async fn subject_as<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, AvniError> {
         let url = self.url(&format!(
             "/api/subject/{}?version={}",
             segment(id),
@@ -198,7 +251,7 @@ pub struct SubjectSource {
 }
 
 impl PageSource for SubjectSource {
-    type Item = Subject;
+    type Item = Raw<Subject>;
 
     async fn fetch(
         &self,
@@ -206,7 +259,7 @@ impl PageSource for SubjectSource {
         now: DateTime<Utc>,
         page: u32,
         size: u32,
-    ) -> Result<Page<Subject>, AvniError> {
+    ) -> Result<Page<Raw<Subject>>, AvniError> {
         let query = SubjectQuery {
             last_modified_after: Some(after),
             now: Some(now),
@@ -214,7 +267,7 @@ impl PageSource for SubjectSource {
             size,
             ..self.query.clone()
         };
-        self.client.subjects_page(&query).await
+        self.client.subjects_page_raw(&query).await
     }
 }
 
@@ -225,7 +278,7 @@ pub struct EncounterSource {
 }
 
 impl PageSource for EncounterSource {
-    type Item = Encounter;
+    type Item = Raw<Encounter>;
 
     async fn fetch(
         &self,
@@ -233,7 +286,7 @@ impl PageSource for EncounterSource {
         now: DateTime<Utc>,
         page: u32,
         size: u32,
-    ) -> Result<Page<Encounter>, AvniError> {
+    ) -> Result<Page<Raw<Encounter>>, AvniError> {
         let query = EncounterQuery {
             last_modified_after: Some(after),
             now: Some(now),
@@ -241,6 +294,6 @@ impl PageSource for EncounterSource {
             size,
             ..self.query.clone()
         };
-        self.client.encounters_page(&query).await
+        self.client.encounters_page_raw(&query).await
     }
 }

@@ -278,8 +278,9 @@ pub(crate) async fn read_answer(
     );
     let body = response.bytes().await.map_err(transport)?;
     if (200..300).contains(&status) {
+        // Without a copy when the body is one buffer, which it is once collected.
         Ok(Answer {
-            body: body.to_vec(),
+            body: Vec::from(body),
         })
     } else {
         Err(AvniError::http(

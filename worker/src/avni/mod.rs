@@ -13,6 +13,7 @@ pub mod cursor;
 pub mod entity;
 pub mod error;
 pub mod query;
+pub mod raw;
 pub mod reader;
 pub mod token;
 
@@ -28,4 +29,5 @@ pub use cursor::{AvniCursor, StoredCursor};
 pub use entity::{Encounter, Entity, Page, Subject, SubjectRequest};
 pub use error::AvniError;
 pub use query::{EncounterQuery, SubjectQuery};
+pub use raw::{Keyed, Raw};
 pub use reader::{Batch, IncrementalReader, PageSource};

@@ -19,9 +19,10 @@
 //! `now` is fixed when the reader is made, so the window does not move during a run.
 
 use super::cursor::{to_ms, AvniCursor};
-use super::entity::{Entity, Page};
+use super::entity::Page;
 use super::error::AvniError;
 use super::query::format_time;
+use super::raw::Keyed;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::future::Future;
 
@@ -32,7 +33,7 @@ pub const MAX_SLICE_PASSES: u32 = 8;
 /// One list endpoint, windowed: rows with `after < Last modified at < now` (some endpoints
 /// include the ends; the reader copes), ordered by time, page `page` of `size`.
 pub trait PageSource {
-    type Item: Entity + Send;
+    type Item: Keyed + Send;
 
     fn fetch(
         &self,
@@ -277,10 +278,10 @@ impl<S: PageSource> IncrementalReader<S> {
         let mut keyed = Vec::with_capacity(content.len());
         for item in content {
             let id = item
-                .id()
+                .key_id()
                 .ok_or_else(|| AvniError::Unexpected("a record without \"ID\"".into()))?
                 .to_owned();
-            let modified = item.last_modified().ok_or_else(|| {
+            let modified = item.key_modified().ok_or_else(|| {
                 AvniError::Unexpected(format!(
                     "record {id} has no readable audit.\"Last modified at\""
                 ))

@@ -177,17 +177,25 @@ pub fn materials_dispatched(
     mappings: &Mappings,
     lines: Option<&Value>,
 ) -> Result<Vec<Value>, MappingError> {
-    let Some(Value::Array(lines)) = lines else {
-        return Err(MappingError(
-            "DispatchLineItems is missing or not a list".into(),
-        ));
+    // A value of the wrong JSON type is what the original failed on with a
+    // ClassCastException; the rule of that name classifies these.
+    let lines = match lines {
+        None | Some(Value::Null) => {
+            return Err(MappingError("DispatchLineItems is missing".into()))
+        }
+        Some(Value::Array(lines)) => lines,
+        Some(other) => {
+            return Err(MappingError(format!(
+                "ClassCastException: DispatchLineItems is not a list: {other}"
+            )))
+        }
     };
     lines
         .iter()
         .map(|line| {
             let Value::Object(line) = line else {
                 return Err(MappingError(format!(
-                    "a DispatchLineItems element is not an object: {line}"
+                    "ClassCastException: a DispatchLineItems element is not an object: {line}"
                 )));
             };
             let wanted: Map<String, Value> = line
@@ -457,6 +465,31 @@ mod tests {
         let mut no_id = dispatch();
         no_id.remove("DispatchStatusId");
         assert!(subject_request(&all_mappings(), &no_id).is_err());
+    }
+
+    #[test]
+    fn lines_of_the_wrong_json_type_fail_like_a_class_cast() {
+        let m = all_mappings();
+        for (lines, message) in [
+            (
+                json!({"DispatchLineItemId": "a0E1"}),
+                "ClassCastException: DispatchLineItems is not a list: {\"DispatchLineItemId\":\"a0E1\"}",
+            ),
+            (
+                json!(["a0E1"]),
+                "ClassCastException: a DispatchLineItems element is not an object: \"a0E1\"",
+            ),
+            (json!(null), "DispatchLineItems is missing"),
+        ] {
+            assert_eq!(
+                materials_dispatched(&m, Some(&lines)).unwrap_err().0,
+                message
+            );
+        }
+        assert_eq!(
+            materials_dispatched(&m, None).unwrap_err().0,
+            "DispatchLineItems is missing"
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub const GOONJ_ERROR_TYPES: &[ErrorTypeDef] = &[
         "Add the missing answer mapping in Metadata Mapping (the field and value are in the message)."),
     rule("AnswerMappingIsNull", Op::Contains, "Answer Mapping is null", Follow::External,
         "Fill the required value in Salesforce or map it."),
-    rule("TargetCommunityIsNullError", Op::Contains, "Target Community", Follow::External,
+    rule("TargetCommunityIsNullError", Op::Contains, "Target Community is null", Follow::External,
         "Fill Target Community of the Demand in Salesforce."),
     rule("BadValueForRestrictedPicklist", Op::Contains, "bad value for restricted picklist", Follow::Internal,
         "Correct the answer or its mapping in Avni, or ask Goonj to extend the Salesforce picklist."),

@@ -11,7 +11,8 @@ pub struct MappingError(pub String);
 
 /// Maps every field of `record` not in `core` through `group`: no mapping row → skipped; no
 /// hint → the raw value under the row's Avni concept; `Coded` → the answer row of the value
-/// (missing → an error naming the field); any other hint → dropped.
+/// (missing → an error naming the field; present with a blank Avni value → an error naming
+/// the field and value); any other hint → dropped.
 pub fn observations(
     mappings: &Mappings,
     group: &str,
@@ -41,6 +42,13 @@ pub fn observations(
                         "Answer Mapping entry not found for coded concept answer field: {field}"
                     ))
                 })?;
+                // A row saved without its Avni answer (legacy data, an import): sending a blank
+                // answer would only make Avni reject the subject with a vaguer message.
+                if answer.avni_value.trim().is_empty() {
+                    return Err(MappingError(format!(
+                        "Answer Mapping is null for coded concept answer field: {field}, value: {raw}"
+                    )));
+                }
                 observations.insert(
                     row.avni_value.clone(),
                     Value::String(answer.avni_value.clone()),
@@ -68,4 +76,54 @@ pub fn text<'a>(record: &'a Map<String, Value>, field: &str) -> Option<&'a str> 
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use avni_int_shared::store::mappings::Mapping;
+    use serde_json::json;
+
+    fn row(partner: &str, avni: &str, hint: Option<DataTypeHint>) -> Mapping {
+        Mapping {
+            int_system_value: partner.into(),
+            avni_value: avni.into(),
+            hint,
+        }
+    }
+
+    #[test]
+    fn a_coded_answer_row_without_an_avni_value_is_null_not_missing() {
+        let mut m = Mappings::default();
+        m.insert(
+            "G",
+            row(
+                "TypeOfDisaster",
+                "Type of Disaster",
+                Some(DataTypeHint::Coded),
+            ),
+        );
+        m.insert("G", row("Flood", "Flood", None));
+        m.insert("G", row("Cyclone", " ", None));
+        let record = |value: &str| {
+            json!({"TypeOfDisaster": value})
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        let obs = observations(&m, "G", &record("Flood"), &[]).unwrap();
+        assert_eq!(obs["Type of Disaster"], "Flood");
+        assert_eq!(
+            observations(&m, "G", &record("Cyclone"), &[])
+                .unwrap_err()
+                .0,
+            "Answer Mapping is null for coded concept answer field: TypeOfDisaster, value: Cyclone"
+        );
+        assert_eq!(
+            observations(&m, "G", &record("Drought"), &[])
+                .unwrap_err()
+                .0,
+            "Answer Mapping entry not found for coded concept answer field: TypeOfDisaster"
+        );
+    }
 }

@@ -20,7 +20,7 @@ use super::salesforce::{SalesforceClient, SalesforceError};
 use super::time;
 use super::GoonjRun;
 use crate::avni::{AvniClient, AvniCursor, AvniError, Batch, Entity, IncrementalReader};
-use crate::avni::{PageSource, Subject};
+use crate::avni::{PageSource, Raw, Subject};
 use crate::context::JobContext;
 use crate::module::{StepError, StepOutcome};
 use avni_int_shared::store::cursors;
@@ -28,6 +28,7 @@ use avni_int_shared::store::errors::FailedEntity;
 use avni_int_shared::store::StoreError;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{stream, StreamExt};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::future::Future;
 
@@ -35,7 +36,7 @@ use std::future::Future;
 /// simulator (like a cautious org) refuses more in one request.
 pub const SF_BATCH_SIZE: usize = 200;
 /// Records prepared at once (each may read Avni).
-const PREPARE_CONCURRENCY: usize = 16;
+const PREPARE_CONCURRENCY: usize = 32;
 
 /// Where a first run starts reading Avni: before any Goonj data.
 pub fn initial_cursor() -> DateTime<Utc> {
@@ -297,8 +298,9 @@ pub enum Prepared {
 
 /// One Avni → Salesforce entity.
 pub trait Outbound: Send + Sync {
-    type Record: Entity + Send + Sync;
-    type Source: PageSource<Item = Self::Record> + Send + Sync;
+    type Record: Entity + DeserializeOwned + Send + Sync;
+    /// Its pages keep records as text; each is decoded only while it is prepared.
+    type Source: PageSource<Item = Raw<Self::Record>> + Send + Sync;
     /// `integrating_entity_status.entity_type` of the step's cursor.
     const CURSOR: &'static str;
     /// `integrating_entity_type` of its error records (keyed by the Avni UUID).
@@ -487,59 +489,167 @@ pub async fn sync_scoped<K: Outbound>(
         move_cursor: from.is_none(),
     };
     let mut total = StepOutcome::default();
-    while let Some(batch) = reader.next_batch().await? {
-        let (outcomes, stop) = process(run, kind, &batch).await;
-        let done = page.commit(outcomes).await?;
+    let mut count = |done: StepOutcome| {
         total.synced += done.synced;
         total.failed += done.failed;
+    };
+    // Outcomes of the page before, committed while the next one is processed.
+    let mut pending: Option<Vec<Outcome>> = None;
+    let mut more = false;
+    let mut next = reader.next_batch().await?;
+    while let Some(batch) = next.take() {
+        // After a page at least, so every run gets somewhere.
+        if pending.is_some() && from.is_none() && ctx.should_yield() {
+            more = true;
+            break;
+        }
+        // Three things at once: the page before is committed, this one processed, the next one
+        // read. Commits stay in order and only they move the stored cursor; the reader's
+        // position is its own, so work done past a failed commit or a stop is just repeated by
+        // the next run (Salesforce upserts by SourceId).
+        let (committed, ((outcomes, stop), following)) =
+            futures::join!(commit_pending(&page, pending.take()), async {
+                futures::join!(process(run, kind, &batch), reader.next_batch())
+            });
+        drop(batch);
+        count(committed?);
         if let Some(error) = stop {
+            count(page.commit(outcomes).await?);
             return Err(error);
         }
-        if from.is_none() && ctx.should_yield() {
-            total.more = true;
-            return Ok(total);
-        }
+        pending = Some(outcomes);
+        next = match following {
+            Ok(following) => following,
+            Err(error) => {
+                count(commit_pending(&page, pending.take()).await?);
+                return Err(error.into());
+            }
+        };
     }
+    count(commit_pending(&page, pending).await?);
+    total.more = more;
     Ok(total)
 }
 
+/// Commits a page's outcomes, if there are any.
+async fn commit_pending(
+    page: &Page<'_>,
+    outcomes: Option<Vec<Outcome>>,
+) -> Result<StepOutcome, StepError> {
+    match outcomes {
+        Some(outcomes) => page.commit(outcomes).await,
+        None => Ok(StepOutcome::default()),
+    }
+}
+
 /// The outcomes of a batch, in order, up to the first record left unresolved, and the error
-/// that left it so.
+/// that left it so. The batch goes [`SF_BATCH_SIZE`] records at a time: a chunk's records are
+/// decoded and prepared (a few at a time) while the chunk before is upserted, so at most two
+/// chunks of records are held as trees and Avni's look-ups overlap Salesforce's upserts.
 pub async fn process<K: Outbound>(
     run: &GoonjRun,
     kind: &K,
-    batch: &Batch<K::Record>,
+    batch: &Batch<Raw<K::Record>>,
 ) -> (Vec<Outcome>, Option<StepError>) {
-    let records = batch.records();
+    let chunks: Vec<&[Raw<K::Record>]> = batch.records().chunks(SF_BATCH_SIZE).collect();
+    let mut results: Vec<RecordResult> = Vec::with_capacity(batch.len());
+    let mut ready = match chunks.first() {
+        Some(chunk) => Some(prepare_chunk(run, kind, chunk).await),
+        None => None,
+    };
+    let mut stop = None;
+    for (index, chunk) in chunks.iter().enumerate() {
+        let Some(prepared) = ready.take() else { break };
+        // Not after a chunk that stops: nothing after its first unresolved record is sent.
+        let following = chunks.get(index + 1).filter(|_| prepared.stop.is_none());
+        let (sent_stop, next) = futures::join!(
+            send_chunk(run, kind, chunk, prepared, &mut results),
+            async {
+                match following {
+                    Some(next) => Some(prepare_chunk(run, kind, next).await),
+                    None => None,
+                }
+            }
+        );
+        if sent_stop.is_some() {
+            stop = sent_stop;
+            break;
+        }
+        ready = next;
+    }
+    (with_cursors::<K>(batch, results), stop)
+}
+
+/// What became of a prepared record once its Salesforce record moved into the request.
+enum Planned {
+    Skip(&'static str),
+    Fail(String),
+    /// The index of its Salesforce record in the request.
+    Send(usize),
+}
+
+/// A chunk prepared up to its first record left unresolved.
+struct PreparedChunk {
+    planned: Vec<Planned>,
+    /// The Salesforce records to upsert, moved out of the preparations (never copied).
+    to_send: Vec<Value>,
+    /// Why the record after the last planned one is unresolved.
+    stop: Option<StepError>,
+}
+
+/// Decodes and prepares the records of `chunk`, a few at a time, in order.
+async fn prepare_chunk<K: Outbound>(
+    run: &GoonjRun,
+    kind: &K,
+    chunk: &[Raw<K::Record>],
+) -> PreparedChunk {
     // Collected first: a closure inside the stream would make the future's `Send` depend on
     // a higher-ranked lifetime the compiler cannot prove.
-    let preparing: Vec<_> = records
+    let preparing: Vec<_> = chunk
         .iter()
-        .map(|record| kind.prepare(run, record))
+        .map(|raw| prepare_raw(run, kind, raw))
         .collect();
     let prepared: Vec<Result<Prepared, AvniError>> = stream::iter(preparing)
         .buffered(PREPARE_CONCURRENCY)
         .collect()
         .await;
-    let mut stop: Option<StepError> = None;
-    let mut ready: Vec<Prepared> = Vec::with_capacity(prepared.len());
+    let mut out = PreparedChunk {
+        planned: Vec::with_capacity(prepared.len()),
+        to_send: Vec::new(),
+        stop: None,
+    };
     for result in prepared {
         match result {
-            Ok(p) => ready.push(p),
+            Ok(Prepared::Skip(reason)) => out.planned.push(Planned::Skip(reason)),
+            Ok(Prepared::Fail(message)) => out.planned.push(Planned::Fail(message)),
+            Ok(Prepared::Send(record)) => {
+                out.planned.push(Planned::Send(out.to_send.len()));
+                out.to_send.push(record);
+            }
             Err(error) => {
                 tracing::warn!(%error, entity = K::ENTITY_TYPE, "Avni kept failing while preparing a record; the step stops before it");
-                stop = Some(error.into());
+                out.stop = Some(error.into());
                 break;
             }
         }
     }
-    let to_send: Vec<Value> = ready
-        .iter()
-        .filter_map(|p| match p {
-            Prepared::Send(record) => Some(record.clone()),
-            _ => None,
-        })
-        .collect();
+    out
+}
+
+/// Upserts a prepared chunk and appends its outcomes to `results`, up to the first record left
+/// unresolved; returns the error that left it so.
+async fn send_chunk<K: Outbound>(
+    run: &GoonjRun,
+    kind: &K,
+    chunk: &[Raw<K::Record>],
+    prepared: PreparedChunk,
+    results: &mut Vec<RecordResult>,
+) -> Option<StepError> {
+    let PreparedChunk {
+        planned,
+        to_send,
+        mut stop,
+    } = prepared;
     let mut sent = Sent::default();
     if !to_send.is_empty() {
         kind.before_upsert(run, &to_send).await;
@@ -550,34 +660,51 @@ pub async fn process<K: Outbound>(
         // It stops at an earlier record than a preparation failure could.
         stop = Some(error.into());
     }
-    let mut sent_results = sent.results.into_iter();
-    let mut results: Vec<RecordResult> = Vec::with_capacity(ready.len());
-    for (record, prepared) in records.iter().zip(ready) {
-        results.push(match prepared {
-            Prepared::Skip(reason) => {
+    for (raw, plan) in chunk.iter().zip(planned) {
+        results.push(match plan {
+            Planned::Skip(reason) => {
                 tracing::debug!(
                     entity = K::ENTITY_TYPE,
-                    id = record.id(),
+                    id = raw.id(),
                     reason,
                     "not sent to Salesforce"
                 );
                 RecordResult::Skipped
             }
-            Prepared::Fail(message) => RecordResult::Failed {
-                message: format!("{}{message}", kind.message_prefix(record)),
-                payload: record.json().clone(),
+            Planned::Fail(message) => RecordResult::Failed {
+                message: format!("{}{message}", prefix_of(kind, raw)),
+                payload: raw.to_value(),
             },
-            Prepared::Send(sf_record) => match sent_results.next().flatten() {
+            Planned::Send(index) => match sent.results.get_mut(index).and_then(Option::take) {
                 None => break,
                 Some(Ok(())) => RecordResult::Synced,
                 Some(Err(message)) => RecordResult::Failed {
-                    message: format!("{}{message}", kind.message_prefix(record)),
-                    payload: K::RESOURCE.request(std::slice::from_ref(&sf_record)),
+                    message: format!("{}{message}", prefix_of(kind, raw)),
+                    payload: K::RESOURCE.request(&to_send[index..=index]),
                 },
             },
         });
     }
-    (with_cursors::<K>(batch, results), stop)
+    stop
+}
+
+/// Decodes a record and prepares it; the decoded record is dropped once it is converted.
+async fn prepare_raw<K: Outbound>(
+    run: &GoonjRun,
+    kind: &K,
+    raw: &Raw<K::Record>,
+) -> Result<Prepared, AvniError> {
+    match raw.decode() {
+        Ok(record) => kind.prepare(run, &record).await,
+        Err(error) => Ok(Prepared::Fail(format!("Unreadable Avni record: {error}"))),
+    }
+}
+
+/// The record's message prefix (decoded again: only failures need it).
+fn prefix_of<K: Outbound>(kind: &K, raw: &Raw<K::Record>) -> String {
+    raw.decode()
+        .map(|record| kind.message_prefix(&record))
+        .unwrap_or_default()
 }
 
 /// Outcomes with the cursor after each record. `Page::commit` saves the cursor of the last
@@ -586,7 +713,10 @@ pub async fn process<K: Outbound>(
 /// carry one that re-reads the batch's first millisecond, which is never wrong (re-sending is
 /// idempotent) and stays small: the exact cursor holds every ID seen at its millisecond, and a
 /// copy per record would grow quadratically when thousands of records share one (a bulk update).
-fn with_cursors<K: Outbound>(batch: &Batch<K::Record>, results: Vec<RecordResult>) -> Vec<Outcome> {
+fn with_cursors<K: Outbound>(
+    batch: &Batch<Raw<K::Record>>,
+    results: Vec<RecordResult>,
+) -> Vec<Outcome> {
     let safe = AvniCursor::at(batch.start_cursor().last_modified()).store_cursor();
     let mut cursor = batch.start_cursor().clone();
     let exact: Vec<bool> = (0..results.len())
@@ -762,10 +892,10 @@ mod tests {
     }
 
     /// Hands out `subjects` on page 0.
-    struct Fixed(Vec<Subject>);
+    struct Fixed(Vec<Value>);
 
     impl PageSource for Fixed {
-        type Item = Subject;
+        type Item = Raw<Subject>;
 
         async fn fetch(
             &self,
@@ -773,23 +903,21 @@ mod tests {
             _now: DateTime<Utc>,
             page: u32,
             _size: u32,
-        ) -> Result<crate::avni::Page<Subject>, AvniError> {
-            Ok(crate::avni::Page {
-                content: if page == 0 {
-                    self.0.clone()
-                } else {
-                    Vec::new()
-                },
-                total_pages: Some(1),
-            })
+        ) -> Result<crate::avni::Page<Raw<Subject>>, AvniError> {
+            let content = if page == 0 {
+                self.0.clone()
+            } else {
+                Vec::new()
+            };
+            Ok(serde_json::from_value(json!({"content": content, "totalPages": 1})).unwrap())
         }
     }
 
     #[tokio::test]
     async fn exact_cursors_where_the_commit_can_stop_and_a_safe_one_elsewhere() {
         let at = "2023-06-03T09:30:00.000Z";
-        let subjects: Vec<Subject> = (0..5)
-            .map(|i| Subject(json!({"ID": format!("s{i}"), "audit": {"Last modified at": at}})))
+        let subjects: Vec<Value> = (0..5)
+            .map(|i| json!({"ID": format!("s{i}"), "audit": {"Last modified at": at}}))
             .collect();
         let start = crate::avni::entity::parse_time("2023-06-01T00:00:00.000Z").unwrap();
         let now = crate::avni::entity::parse_time("2023-06-04T00:00:00.000Z").unwrap();

@@ -10,6 +10,7 @@ use crate::avni::{AvniClient, AvniCursor, AvniError, Entity, IncrementalReader};
 use crate::avni::{Encounter, EncounterQuery, EncounterSource};
 use avni_int_shared::store::mappings::Mappings;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 pub const CURSOR_ENTITY: &str = "Dispatch receipt";
 pub const ENCOUNTER_TYPE: &str = "Dispatch receipt";
@@ -50,11 +51,10 @@ impl Outbound for Receipts {
             return Ok(Prepared::Skip("no encounter date time"));
         }
         if let Some(subject_id) = encounter.subject_id() {
-            match run.avni.get_subject(subject_id).await {
-                Ok(Some(subject)) if subject.voided() => {
-                    return Ok(Prepared::Skip("its subject is voided"))
-                }
-                Ok(Some(_)) => {}
+            // Only `Voided` is read of the subject: the rest would be parsed for nothing.
+            match run.avni.subject_voided(subject_id).await {
+                Ok(Some(true)) => return Ok(Prepared::Skip("its subject is voided")),
+                Ok(Some(false)) => {}
                 Ok(None) => return Ok(Prepared::Skip("its subject is not in Avni")),
                 Err(error) if error.is_transient() => return Err(error),
                 Err(error) => return Ok(Prepared::Fail(error.to_string())),
@@ -108,6 +108,7 @@ pub fn receipt(encounter: &Encounter, mappings: &Mappings) -> Result<Map<String,
         .into_iter()
         .map(|entry| line(Obs::new(Some(entry)), mappings))
         .collect::<Result<Vec<Value>, String>>()?;
+    one_line_per_dispatch_line(&lines)?;
     let mut r = Map::new();
     put(&mut r, "SourceId", encounter.id().map(str::to_owned));
     put(&mut r, "DispatchStatusId", obs.text("Dispatch Status Id"));
@@ -120,6 +121,28 @@ pub fn receipt(encounter: &Encounter, mappings: &Mappings) -> Result<Map<String,
         Value::Array(lines),
     );
     Ok(r)
+}
+
+/// Salesforce upserts receipt lines by their `SourceId` (the dispatch line), so of two
+/// different lines for one dispatch line it would keep one and lose the other without a word.
+/// Identical copies are left to Salesforce, which refuses "two identically equal elements".
+fn one_line_per_dispatch_line(lines: &[Value]) -> Result<(), String> {
+    let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for line in lines {
+        if let Some(id) = line.get("SourceId").and_then(Value::as_str) {
+            let versions = by_id.entry(id).or_default();
+            if !versions.contains(&line) {
+                versions.push(line);
+            }
+        }
+    }
+    match by_id.into_iter().find(|(_, versions)| versions.len() > 1) {
+        Some((id, versions)) => Err(format!(
+            "{RECEIVED_MATERIAL} has too many rows for Dispatch Line Item Id {id}: {} different lines where one is expected",
+            versions.len()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// One `Received Material` entry.
@@ -229,6 +252,25 @@ mod tests {
         assert_eq!(
             receipt(&encounter(Value::Null), &mappings()).unwrap_err(),
             "Required observation \"Received Material\" is missing"
+        );
+    }
+
+    #[test]
+    fn different_lines_for_one_dispatch_line_are_too_many_rows_but_copies_go_to_salesforce() {
+        let line = |quantity: i64| {
+            json!({"Dispatch Line Item Id": "L1", "Type Of Material": "Kit",
+                   "Quantity as per dispatch": 10, "Quantity": quantity})
+        };
+        assert_eq!(
+            receipt(&encounter(json!([line(3), line(4), line(3)])), &mappings()).unwrap_err(),
+            "Received Material has too many rows for Dispatch Line Item Id L1: 2 different lines where one is expected"
+        );
+        let copies = receipt(&encounter(json!([line(3), line(3)])), &mappings()).unwrap();
+        assert_eq!(
+            copies["DispatchReceivedStatusLineItems"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
         );
     }
 

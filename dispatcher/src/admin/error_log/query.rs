@@ -94,13 +94,7 @@ impl LogFilter {
 }
 
 fn date_param(query: &QueryParams, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-    query
-        .get(name)
-        .map(|text| {
-            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-                .map_err(|_| ApiError::bad(name, format!("expected yyyy-MM-dd, got {text:?}")))
-        })
-        .transpose()
+    query.date(name)
 }
 
 /// `%`, `_` and `\` in a search are literal characters, not patterns.

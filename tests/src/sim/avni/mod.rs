@@ -616,6 +616,26 @@ impl AvniSim {
         true
     }
 
+    /// [`AvniSim::edit_subject`] for an encounter.
+    pub fn edit_encounter(
+        &self,
+        id_or_external_id: &str,
+        observations: Map<String, Value>,
+    ) -> bool {
+        let mut db = self.db();
+        let Some(index) = db.encounter_index(id_or_external_id) else {
+            return false;
+        };
+        for name in observations.keys() {
+            db.ensure_concept(name);
+        }
+        let stamp = db.stamp();
+        let encounter = &mut db.encounters[index];
+        entities::merge_observations(&mut encounter.observations, observations);
+        encounter.last_modified = stamp;
+        true
+    }
+
     // ----- inspection -----
 
     /// The subject as `GET /api/subject/{id}` (version 1) returns it.
