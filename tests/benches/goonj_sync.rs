@@ -96,7 +96,7 @@ async fn run_backlog(w: &GoonjWorld, records: usize, done: impl Fn() -> usize) -
     );
     let pid = worker.id().unwrap();
     let started = Instant::now();
-    w.app.enqueue_for(w.tenant, goonj(), JobKind::Regular).await;
+    let job = w.app.enqueue_for(w.tenant, goonj(), JobKind::Regular).await;
     let mut peak_rss_kb = 0u64;
     while done() < records {
         peak_rss_kb = peak_rss_kb.max(rss_kb(pid, "VmRSS"));
@@ -107,6 +107,11 @@ async fn run_backlog(w: &GoonjWorld, records: usize, done: impl Fn() -> usize) -
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed();
+    // The last record is counted before the job commits: killing the worker then would leave
+    // the job live, and the next backlog could not be enqueued.
+    w.app
+        .job_reaches(job, "succeeded", Duration::from_secs(60))
+        .await;
     peak_rss_kb = peak_rss_kb.max(rss_kb(pid, "VmHWM"));
     worker.start_kill().unwrap();
     let _ = worker.wait().await;

@@ -36,7 +36,7 @@ use std::future::Future;
 /// simulator (like a cautious org) refuses more in one request.
 pub const SF_BATCH_SIZE: usize = 200;
 /// Records prepared at once (each may read Avni).
-const PREPARE_CONCURRENCY: usize = 32;
+const PREPARE_CONCURRENCY: usize = 16;
 
 /// Where a first run starts reading Avni: before any Goonj data.
 pub fn initial_cursor() -> DateTime<Utc> {
