@@ -12,6 +12,7 @@ mod admin_mapping;
 mod admin_openapi;
 mod admin_ui;
 mod avni_client;
+mod bad_input;
 mod errors;
 mod goonj;
 mod goonj_adhoc;

@@ -57,6 +57,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
 }
 
 fn time_field(json: &Value, key: &str) -> Option<DateTime<Utc>> {
@@ -151,7 +156,7 @@ impl Encounter {
 // `serde(default)` would otherwise demand `T: Default`.
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct Page<T> {
-    #[serde(default)]
+    /// Required: an answer without it was garbled on the way (retried), never "nothing new".
     pub content: Vec<T>,
     #[serde(rename = "totalPages", default)]
     pub total_pages: Option<u64>,
@@ -258,10 +263,16 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_page_may_lack_fields() {
-        let page: Page<Subject> = serde_json::from_str("{}").unwrap();
+    fn a_page_needs_its_content_but_not_its_totals() {
+        let page: Page<Subject> = serde_json::from_str(r#"{"content": []}"#).unwrap();
         assert!(page.content.is_empty());
         assert_eq!(page.total_pages, None);
+        for garbled in ["{}", "[]", r#"{"content": {"ID": "x"}}"#] {
+            assert!(
+                serde_json::from_str::<Page<Subject>>(garbled).is_err(),
+                "{garbled}"
+            );
+        }
     }
 
     #[test]

@@ -90,8 +90,9 @@ impl AvniError {
             AvniError::Http { status, .. } => *status >= 500 || *status == 429,
             // Building the request failed: nothing was sent and retrying cannot help.
             AvniError::Transport { source, .. } => !source.is_builder(),
-            // A body that ends early was cut off in transit; a body of the wrong shape is not.
-            AvniError::Decode { source, .. } => source.is_eof() || source.is_io(),
+            // A body cut off or garbled in transit (a proxy's error page, a truncated answer)
+            // reads fine next time; one that stays wrong fails the step after the retries.
+            AvniError::Decode { .. } => true,
             AvniError::Unstable(_) => true,
             AvniError::Login(_) | AvniError::Config(_) | AvniError::Unexpected(_) => false,
         }
@@ -180,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn truncated_json_is_transient_but_wrong_shape_is_not() {
+    fn unreadable_bodies_are_transient() {
         let eof = serde_json::from_str::<serde_json::Value>(r#"{"content":[{"ID":"#).unwrap_err();
         let e = AvniError::Decode {
             what: "x".into(),
@@ -192,7 +193,7 @@ mod tests {
             what: "x".into(),
             source: shape,
         };
-        assert!(!e.is_transient());
+        assert!(e.is_transient());
         assert!(!AvniError::Login("403".into()).is_transient());
         assert!(AvniError::Unstable("t".into()).is_transient());
     }

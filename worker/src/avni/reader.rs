@@ -276,17 +276,18 @@ impl<S: PageSource> IncrementalReader<S> {
     ) -> Result<Batch<S::Item>, AvniError> {
         // Validate the whole page first so an error leaves the cursor untouched.
         let mut keyed = Vec::with_capacity(content.len());
+        // A record without a readable time (handed out to fail as a classified error) sits
+        // where Avni listed it, at the time of the one before: the page stays readable and the
+        // cursor passes it like any other.
+        let mut previous = self.cursor.last_modified();
         for item in content {
             let id = item
                 .key_id()
                 .ok_or_else(|| AvniError::Unexpected("a record without \"ID\"".into()))?
                 .to_owned();
-            let modified = item.key_modified().ok_or_else(|| {
-                AvniError::Unexpected(format!(
-                    "record {id} has no readable audit.\"Last modified at\""
-                ))
-            })?;
-            keyed.push((item, to_ms(modified), id));
+            let ms = item.key_modified().map(to_ms).unwrap_or(previous);
+            previous = ms;
+            keyed.push((item, ms, id));
         }
         let before = self.cursor.last_modified();
         let mut batch = Batch {

@@ -3,7 +3,7 @@
 //! of the last one in one transaction. `GoonjDemand`, `GoonjDispatch` and `GoonjInventory` are
 //! each an [`InboundFeed`].
 
-use super::mapping::{self, MappingError};
+use super::mapping::MappingError;
 use super::outcome::{Outcome, Page, RecordResult};
 use super::{time, GoonjRun};
 use crate::avni::{Entity, SubjectRequest};
@@ -107,15 +107,16 @@ pub async fn sync_feed_scoped<F: InboundFeed>(
             }
         };
         let param = time::cursor_param(cursor);
-        let answer = run
+        let mut answer = run
             .salesforce
-            .get(
+            .get_checked(
                 F::PATH,
                 &[
                     (F::TIMESTAMP_PARAM, &param),
                     ("state", state),
                     ("account", account),
                 ],
+                answer_shape::<F>,
             )
             .await?;
         let deletions = feed
@@ -123,10 +124,21 @@ pub async fn sync_feed_scoped<F: InboundFeed>(
             .await?;
         total.synced += deletions.synced;
         total.failed += deletions.failed;
-        let records: Vec<Map<String, Value>> = answer[F::RECORDS]
-            .as_array()
-            .map(|list| list.iter().filter_map(|r| r.as_object().cloned()).collect())
-            .unwrap_or_default();
+        // Moved out, not copied: a page of large records is held once.
+        let records: Vec<Map<String, Value>> = match answer[F::RECORDS].take() {
+            Value::Array(list) => list
+                .into_iter()
+                .filter_map(|r| match r {
+                    Value::Object(record) => Some(record),
+                    other => {
+                        tracing::warn!(feed = F::PATH, record = %format_args!("{:.200}", other.to_string()), "a listed record is not an object; skipped");
+                        None
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        drop(answer);
         if records.is_empty() {
             return Ok(total);
         }
@@ -163,6 +175,97 @@ pub async fn sync_feed_scoped<F: InboundFeed>(
     }
 }
 
+/// A feed answer is an object with its records' list (null: none). Anything else is an answer
+/// garbled on the way (retried), never "nothing changed": that would end the step early.
+fn answer_shape<F: InboundFeed>(answer: &Value) -> Result<(), String> {
+    match answer.get(F::RECORDS) {
+        Some(Value::Array(_) | Value::Null) => Ok(()),
+        Some(other) => Err(format!(
+            "{} is not a list: {:.100}",
+            F::RECORDS,
+            other.to_string()
+        )),
+        None if answer.is_object() => Err(format!("no {} in the answer", F::RECORDS)),
+        None => Err(format!(
+            "the answer is not an object: {:.100}",
+            answer.to_string()
+        )),
+    }
+}
+
+/// The longest error key kept (`error_record.entity_id` is varchar(250)).
+const MAX_KEY: usize = 200;
+
+/// A record's error key and the cursor after it, or why it cannot be synced as it is: its id
+/// or timestamp of the wrong type or unreadable, `IsVoided` neither true nor false. Such a
+/// record becomes a classified error with its payload (the cursor passing it), never a write:
+/// a subject without its External ID could never be found again. A record without timestamp
+/// leaves the cursor where it is.
+fn check_record<F: InboundFeed>(
+    record: &Map<String, Value>,
+    cursor: NaiveDateTime,
+) -> (String, NaiveDateTime, Result<(), String>) {
+    let stamp = record.get(F::TIMESTAMP_FIELD);
+    let (updated, stamp_problem) = match stamp {
+        None | Some(Value::Null) => (cursor, None),
+        Some(Value::String(s)) if s.trim().is_empty() => (cursor, None),
+        Some(Value::String(s)) => match time::parse_sf(s) {
+            Some(t) => (time::ist_wall_clock(t), None),
+            None => (
+                cursor,
+                Some(format!(
+                    "Invalid {} value specified: {s:.100}",
+                    F::TIMESTAMP_FIELD
+                )),
+            ),
+        },
+        Some(other) => (
+            cursor,
+            Some(format!(
+                "ClassCastException: {} is not a text: {:.100}",
+                F::TIMESTAMP_FIELD,
+                other.to_string()
+            )),
+        ),
+    };
+    let (id, id_problem) = match record.get(F::ID_FIELD) {
+        Some(Value::String(id)) if !id.trim().is_empty() => (id.trim().to_owned(), None),
+        None | Some(Value::Null) | Some(Value::String(_)) => {
+            let when = stamp.map(|s| match s {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            (
+                format!("(no {}) {}", F::ID_FIELD, when.unwrap_or_default()),
+                Some(format!("{} is missing", F::ID_FIELD)),
+            )
+        }
+        Some(other) => (
+            other.to_string(),
+            Some(format!(
+                "ClassCastException: {} is not a text: {:.100}",
+                F::ID_FIELD,
+                other.to_string()
+            )),
+        ),
+    };
+    let voided_problem = match record.get("IsVoided") {
+        None | Some(Value::Null | Value::Bool(_)) => None,
+        Some(Value::String(s))
+            if ["", "true", "false"].contains(&s.trim().to_ascii_lowercase().as_str()) =>
+        {
+            None
+        }
+        Some(other) => Some(format!(
+            "ClassCastException: IsVoided is not a boolean: {:.100}",
+            other.to_string()
+        )),
+    };
+    let id: String = id.chars().take(MAX_KEY).collect();
+    let problem = id_problem.or(stamp_problem).or(voided_problem);
+    (id, updated, problem.map_or(Ok(()), Err))
+}
+
 /// One record's outcome: keyed by its Salesforce id, the cursor moving to its timestamp (or
 /// staying at `cursor` when it has none). The error job calls this without moving cursors.
 pub async fn sync_one<F: InboundFeed>(
@@ -171,14 +274,14 @@ pub async fn sync_one<F: InboundFeed>(
     record: Map<String, Value>,
     cursor: NaiveDateTime,
 ) -> Outcome {
-    let id = mapping::text(&record, F::ID_FIELD)
-        .unwrap_or_default()
-        .to_owned();
-    let updated = mapping::text(&record, F::TIMESTAMP_FIELD)
-        .and_then(time::parse_sf)
-        .map(time::ist_wall_clock)
-        .unwrap_or(cursor);
-    let result = feed.sync_record(run, &record).await;
+    let (id, updated, checked) = check_record::<F>(&record, cursor);
+    let result = match checked {
+        Ok(()) => feed.sync_record(run, &record).await,
+        Err(message) => RecordResult::Failed {
+            message,
+            payload: Value::Object(record),
+        },
+    };
     Outcome {
         entity: FailedEntity::Integrating {
             entity_type: F::ENTITY.into(),
@@ -285,4 +388,59 @@ pub async fn void_subjects(
         done.insert(id);
     }
     Ok(voided)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::goonj::demand::DemandFeed;
+    use serde_json::json;
+
+    fn check(record: Value) -> (String, Result<(), String>) {
+        let record = record.as_object().cloned().unwrap_or_default();
+        let (id, _, result) = check_record::<DemandFeed>(&record, initial_cursor());
+        (id, result)
+    }
+
+    #[test]
+    fn records_of_the_wrong_shape_are_keyed_and_refused_before_any_write() {
+        let at = "2023-06-01T10:15:30.000Z";
+        assert_eq!(
+            check(json!({"DemandId": "a0B1", "LastUpdatedDateTime": at, "IsVoided": "False"})),
+            ("a0B1".into(), Ok(()))
+        );
+        let (id, result) = check(json!({"DemandId": 12345, "LastUpdatedDateTime": at}));
+        assert_eq!(id, "12345");
+        assert!(result
+            .unwrap_err()
+            .starts_with("ClassCastException: DemandId"));
+        let (id, result) = check(json!({"LastUpdatedDateTime": at}));
+        assert_eq!(id, format!("(no DemandId) {at}"));
+        assert_eq!(result.unwrap_err(), "DemandId is missing");
+        let (_, result) = check(json!({"DemandId": "a", "LastUpdatedDateTime": "yesterday"}));
+        assert_eq!(
+            result.unwrap_err(),
+            "Invalid LastUpdatedDateTime value specified: yesterday"
+        );
+        let (_, result) = check(json!({"DemandId": "a", "LastUpdatedDateTime": 5}));
+        assert!(result.unwrap_err().starts_with("ClassCastException"));
+        let (_, result) = check(json!({"DemandId": "a", "IsVoided": "maybe"}));
+        assert!(result.unwrap_err().contains("IsVoided is not a boolean"));
+        // No timestamp: synced, the cursor staying.
+        assert_eq!(check(json!({"DemandId": "a"})).1, Ok(()));
+    }
+
+    #[test]
+    fn an_answer_without_its_list_is_garbled_not_empty() {
+        assert!(answer_shape::<DemandFeed>(&json!({"Demands": [], "DeletedDemands": []})).is_ok());
+        assert!(answer_shape::<DemandFeed>(&json!({"Demands": null})).is_ok());
+        for bad in [
+            json!({"DeletedDemands": []}),
+            json!({"Demands": {}}),
+            json!([]),
+            json!("x"),
+        ] {
+            assert!(answer_shape::<DemandFeed>(&bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -694,6 +694,9 @@ async fn prepare_raw<K: Outbound>(
     kind: &K,
     raw: &Raw<K::Record>,
 ) -> Result<Prepared, AvniError> {
+    if let Some(problem) = raw.problem() {
+        return Ok(Prepared::Fail(problem.to_owned()));
+    }
     match raw.decode() {
         Ok(record) => kind.prepare(run, &record).await,
         Err(error) => Ok(Prepared::Fail(format!("Unreadable Avni record: {error}"))),

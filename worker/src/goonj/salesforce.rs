@@ -50,7 +50,9 @@ impl SalesforceError {
                 (*status >= 500 && !body.contains("\"errorCode\"")) || *status == 429
             }
             SalesforceError::Transport { source, .. } => !source.is_builder(),
-            SalesforceError::Decode { .. } | SalesforceError::Rejected { .. } => false,
+            // A truncated or garbled answer (a proxy, a cut connection) reads fine next time.
+            SalesforceError::Decode { .. } => true,
+            SalesforceError::Rejected { .. } => false,
             SalesforceError::Login(_) => false,
         }
     }
@@ -225,13 +227,8 @@ impl SalesforceClient {
                 });
             }
         };
-        let policy = ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_attempts.saturating_sub(1) as usize)
-            .with_jitter();
         attempt
-            .retry(policy)
+            .retry(self.backoff())
             .when(SalesforceError::is_transient)
             .adjust(|error, delay| {
                 let asked = match error {
@@ -248,14 +245,46 @@ impl SalesforceClient {
             .await
     }
 
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+    }
+
     /// `GET {app}/{path}?{params}`; the JSON answer.
     pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Result<Value, SalesforceError> {
+        self.get_checked(path, params, |_| Ok(())).await
+    }
+
+    /// [`SalesforceClient::get`] whose answer must also pass `check` (its shape). An answer
+    /// that is not JSON or fails the check is a `Decode` failure, read again with backoff
+    /// like any transient failure: a garbled answer must not abort the step at its first sight.
+    pub async fn get_checked(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        check: impl Fn(&Value) -> Result<(), String>,
+    ) -> Result<Value, SalesforceError> {
         let url = format!("{}/{path}", self.config.app_url);
-        let (_, body) = self.send(path, |http| http.get(&url).query(params)).await?;
-        serde_json::from_slice(&body).map_err(|e| SalesforceError::Decode {
+        let decode = |detail: String| SalesforceError::Decode {
             what: path.to_owned(),
-            detail: e.to_string(),
-        })
+            detail,
+        };
+        let read = || async {
+            let (_, body) = self.send(path, |http| http.get(&url).query(params)).await?;
+            let value: Value = serde_json::from_slice(&body).map_err(|e| decode(e.to_string()))?;
+            check(&value).map_err(decode)?;
+            Ok(value)
+        };
+        // `send` has retried everything else already.
+        read.retry(self.backoff())
+            .when(|error| matches!(error, SalesforceError::Decode { .. }))
+            .notify(|error, delay| {
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "unreadable Salesforce answer; reading again");
+            })
+            .await
     }
 
     /// `POST {app}/{resource}` with `{wrapper: records}`. A body carrying `errorCode` is a
