@@ -23,13 +23,26 @@ async fn rabbitmq_restarts_mid_run_lose_and_duplicate_nothing() {
     for how in [Stop::Crash, Stop::Graceful] {
         let before = progress_past(&fleet, &backlog, at, Duration::from_secs(40)).await;
         assert!(before < 1.0, "the restart comes mid-run ({before:.2})");
+        let down = chrono::Utc::now();
         rabbit.restart(how).await;
+        eprintln!(
+            "{how:?}: broker down at {down}, serving again at {}",
+            chrono::Utc::now()
+        );
         // The fleet carries on after the restart: records keep arriving.
         let after = backlog.progress();
         at = carried_on(&fleet, &backlog, after).await;
         eprintln!("{how:?} restart at progress {before:.2}; back to work at {after:.2}");
     }
     settle_and_check(&fleet, &backlog, watch, 0).await;
+    eprintln!(
+        "jobs re-published by the rescuer (their message was lost): {}",
+        dispatcher
+            .metrics
+            .jobs_rescued_total
+            .with_label_values(&["republished"])
+            .get()
+    );
     fleet.kill_all_workers().await;
     dispatcher.stop().await;
 }

@@ -14,7 +14,7 @@ mod leader_kill;
 mod partner_faults;
 mod worker_kills;
 
-use avni_int_tests::chaos::checks::{self, until, CursorWatch};
+use avni_int_tests::chaos::checks::{self, CursorWatch};
 use avni_int_tests::chaos::fleet::ChaosFleet;
 use avni_int_tests::chaos::world::Backlog;
 use std::ops::Range;
@@ -47,29 +47,34 @@ pub async fn settle_and_check(
     );
 }
 
-/// Waits until the sync has got past `fraction` of the backlog; the progress then.
+/// Waits until the sync has got past `fraction` of the backlog; the progress then. On time-out
+/// the panic says what the fleet was doing (live jobs, outbox, queue).
 pub async fn progress_past(
     fleet: &ChaosFleet,
     backlog: &Backlog,
     fraction: f64,
     within: Duration,
 ) -> f64 {
-    until(
-        &format!("the sync to pass {fraction:.3} of the backlog"),
-        within,
-        || async {
-            let progress = backlog.progress();
-            if progress > fraction {
-                Ok(progress)
-            } else {
-                Err(format!(
-                    "progress {progress:.3}; {}",
-                    checks::fleet_status(fleet, backlog.tenant).await
-                ))
-            }
-        },
-    )
-    .await
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let progress = backlog.progress();
+        if progress > fraction {
+            return progress;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let status = tokio::time::timeout(
+                Duration::from_secs(10),
+                checks::fleet_status(fleet, backlog.tenant),
+            )
+            .await
+            .unwrap_or_else(|_| "status unavailable".to_owned());
+            panic!(
+                "timed out after {within:?} waiting for the sync to pass {fraction:.3} of the \
+                 backlog; progress {progress:.3}; {status}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// After a blow at progress `after`: waits until records keep arriving (or all have), and

@@ -18,6 +18,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// How long an ack or nack may take before the delivery is given up (the broker redelivers it).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What to tell the broker about a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -193,17 +196,25 @@ impl Worker {
 
     async fn settle(&self, delivery: Delivery, hard_stop: &CancellationToken) {
         let disposition = self.process_message(&delivery.data, hard_stop).await;
-        let settled = match disposition {
-            Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
-            Disposition::Requeue => {
-                delivery
-                    .acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    })
-                    .await
+        let settle = async {
+            match disposition {
+                Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+                Disposition::Requeue => {
+                    delivery
+                        .acker
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..BasicNackOptions::default()
+                        })
+                        .await
+                }
             }
+        };
+        // On a connection the broker dropped (a restart) the ack may never complete; waiting
+        // for it would hold this job slot forever and starve the new connection's consumers.
+        let Ok(settled) = tokio::time::timeout(SETTLE_TIMEOUT, settle).await else {
+            tracing::debug!("settling a delivery timed out; it will be redelivered");
+            return;
         };
         if let Err(error) = settled {
             // The channel is gone; the broker redelivers and the ledger turns that into a

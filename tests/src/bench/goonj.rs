@@ -2,7 +2,7 @@
 //! and dispatcher processes: several tenants, each with its own Salesforce simulator, sharing
 //! one Avni simulator, so that adding workers can add parallel jobs (one live job per tenant).
 
-use super::process;
+use super::process::{self, Binaries};
 use crate::fleet::TestApp;
 use crate::goonj_world::{add_goonj_metadata, goonj};
 use crate::sim::avni::{AvniSim, AvniSimConfig};
@@ -10,13 +10,6 @@ use crate::sim::goonj::{GoonjSim, GoonjSimConfig};
 use avni_int_shared::store::ledger::{self, NewJob};
 use avni_int_shared::{IntegrationSystemId, JobKind, JobTrigger};
 use std::time::{Duration, Instant};
-
-/// The binaries a backlog runs (paths from `CARGO_BIN_EXE_…`).
-#[derive(Clone, Copy)]
-pub struct Binaries<'a> {
-    pub worker: &'a str,
-    pub dispatcher: &'a str,
-}
 
 /// Goonj tenants syncing demands only, on one database and queue prefix.
 pub struct DemandsFleet {
@@ -83,8 +76,7 @@ pub struct Backlog {
 
 impl DemandsFleet {
     /// Seeds `records` demands spread over the tenants' simulators, then drains them with
-    /// `workers` worker processes of `concurrency` jobs each and a dispatcher process: the
-    /// clock runs from enqueueing one job per tenant until Avni holds every record.
+    /// `workers` worker processes of `concurrency` jobs each and a dispatcher process.
     pub async fn drain(
         &mut self,
         records: usize,
@@ -92,65 +84,82 @@ impl DemandsFleet {
         concurrency: usize,
         binaries: Binaries<'_>,
     ) -> Backlog {
-        let dispatcher = process::spawn_dispatcher_process(
-            &self.app,
-            binaries.dispatcher,
-            &self.app.broker.topology,
-        );
-        let dispatcher_pid = dispatcher.id().unwrap();
-        let concurrency = concurrency.to_string();
-        let worker_processes: Vec<_> = (0..workers)
-            .map(|i| {
-                self.app.spawn_worker_process(
-                    binaries.worker,
-                    &format!("bench-goonj-worker-{i}"),
-                    &[
-                        ("RUST_LOG", "warn"),
-                        ("JOB_LEASE_SECS", "30"),
-                        ("MALLOC_ARENA_MAX", "2"),
-                        ("WORKER_CONCURRENCY", &concurrency),
-                    ],
-                )
-            })
-            .collect();
-        let worker_pids: Vec<u32> = worker_processes.iter().map(|w| w.id().unwrap()).collect();
-        process::wait_consumers(&self.app.broker.topology, &goonj(), workers as u32).await;
-
-        // Warm-up: one job per tenant with nothing to sync, so every process is connected,
-        // the dispatcher relaying, and "idle" means after a first (empty) job.
-        self.run_jobs().await;
-        let worker_idle_kb = max_peak(&worker_pids);
-        let dispatcher_idle_kb = process::peak_rss_kb(dispatcher_pid);
-
-        let share = records / self.tenants.len();
-        for (i, sim) in self.salesforce.iter().enumerate() {
-            let n = if i == 0 {
-                records - share * (self.tenants.len() - 1)
-            } else {
-                share
-            };
-            sim.seed_demands(n, self.next_at);
-        }
+        let next_at = self.next_at;
         self.next_at += chrono::Duration::seconds(records as i64 + 1);
-        let before = self.avni.subject_count();
+        let (salesforce, avni) = (&self.salesforce, &self.avni);
+        let before = avni.subject_count();
+        let seed = || {
+            let share = records / salesforce.len();
+            for (i, sim) in salesforce.iter().enumerate() {
+                let n = if i == 0 {
+                    records - share * (salesforce.len() - 1)
+                } else {
+                    share
+                };
+                sim.seed_demands(n, next_at);
+            }
+        };
+        let run = BacklogRun {
+            app: &self.app,
+            tenants: &self.tenants,
+            binaries,
+            workers,
+            concurrency,
+        };
+        run.time(records, seed, || avni.subject_count() - before)
+            .await
+    }
+}
+
+/// Where and how a backlog runs: these tenants' Goonj jobs on worker processes and a
+/// dispatcher process.
+pub struct BacklogRun<'a> {
+    pub app: &'a TestApp,
+    pub tenants: &'a [IntegrationSystemId],
+    pub binaries: Binaries<'a>,
+    pub workers: usize,
+    pub concurrency: usize,
+}
+
+impl BacklogRun<'_> {
+    /// Starts the processes and runs one job per tenant with nothing to sync (so every process
+    /// is connected, the dispatcher relaying, and "idle" memory is read after a first job);
+    /// then `seed`s the backlog and times from enqueueing one job per tenant until `done()`
+    /// reaches `records`.
+    pub async fn time(
+        &self,
+        records: usize,
+        seed: impl FnOnce(),
+        done: impl Fn() -> usize,
+    ) -> Backlog {
+        let fleet = process::ProcessFleet::start(
+            self.app,
+            self.binaries,
+            &goonj(),
+            self.workers,
+            self.concurrency,
+        )
+        .await;
+        self.enqueue_all().await;
+        self.wait_all_ended().await;
+        let worker_idle_kb = fleet.worker_peak_kb();
+        let dispatcher_idle_kb = fleet.dispatcher_peak_kb();
+
+        seed();
         let started = Instant::now();
         self.enqueue_all().await;
-        let avni = &self.avni;
         crate::poll::until(
-            "the backlog to reach Avni",
+            "the backlog to reach its destination",
             Duration::from_secs(1200),
-            || async { (avni.subject_count() - before >= records).then_some(()) },
+            || async { (done() >= records).then_some(()) },
         )
         .await;
         let secs = started.elapsed().as_secs_f64();
-        let worker_backlog_kb = max_peak(&worker_pids);
-        let dispatcher_backlog_kb = process::peak_rss_kb(dispatcher_pid);
-        // Let the jobs end (cursor saved) before stopping, so the next backlog starts clean.
+        let worker_backlog_kb = fleet.worker_peak_kb();
+        let dispatcher_backlog_kb = fleet.dispatcher_peak_kb();
+        // Let the jobs end (cursors saved) before stopping, so a next backlog starts clean.
         self.wait_all_ended().await;
-        for worker in worker_processes {
-            process::stop(worker).await;
-        }
-        process::stop(dispatcher).await;
+        fleet.stop().await;
         Backlog {
             records,
             secs,
@@ -162,15 +171,10 @@ impl DemandsFleet {
         }
     }
 
-    async fn run_jobs(&self) {
-        self.enqueue_all().await;
-        self.wait_all_ended().await;
-    }
-
     /// One regular job per tenant, in one transaction (as the scheduler fires them).
     async fn enqueue_all(&self) {
         let mut tx = self.app.db.pool().begin().await.unwrap();
-        for tenant in &self.tenants {
+        for tenant in self.tenants {
             ledger::enqueue(
                 &mut tx,
                 &NewJob {
@@ -210,11 +214,4 @@ impl DemandsFleet {
             .unwrap();
         assert_eq!(failed, 0, "a goonj job failed; see int_job.last_error");
     }
-}
-
-fn max_peak(pids: &[u32]) -> u64 {
-    pids.iter()
-        .map(|pid| process::peak_rss_kb(*pid))
-        .max()
-        .unwrap_or(0)
 }

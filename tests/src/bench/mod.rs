@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod goonj;
 pub mod process;
 pub mod raw_sim;
+pub mod receipts;
 pub mod table;
 
 /// A `BENCH_…` knob, or its default when unset or unreadable.

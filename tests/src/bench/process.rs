@@ -101,3 +101,72 @@ pub async fn stop(mut child: tokio::process::Child) {
         let _ = child.wait().await;
     }
 }
+
+/// The binaries a fleet of processes runs (paths from `CARGO_BIN_EXE_…`).
+#[derive(Clone, Copy)]
+pub struct Binaries<'a> {
+    pub worker: &'a str,
+    pub dispatcher: &'a str,
+}
+
+/// A dispatcher process and worker processes on one app's database and queue prefix.
+pub struct ProcessFleet {
+    dispatcher: tokio::process::Child,
+    workers: Vec<tokio::process::Child>,
+}
+
+impl ProcessFleet {
+    /// Starts them and waits until the workers consume `module`'s queue.
+    pub async fn start(
+        app: &TestApp,
+        binaries: Binaries<'_>,
+        module: &ModuleName,
+        workers: usize,
+        concurrency: usize,
+    ) -> ProcessFleet {
+        let dispatcher = spawn_dispatcher_process(app, binaries.dispatcher, &app.broker.topology);
+        let concurrency = concurrency.to_string();
+        let workers: Vec<_> = (0..workers)
+            .map(|i| {
+                app.spawn_worker_process(
+                    binaries.worker,
+                    &format!("bench-worker-{i}"),
+                    &[
+                        ("RUST_LOG", "warn"),
+                        ("JOB_LEASE_SECS", "30"),
+                        ("MALLOC_ARENA_MAX", "2"),
+                        ("WORKER_CONCURRENCY", &concurrency),
+                    ],
+                )
+            })
+            .collect();
+        wait_consumers(&app.broker.topology, module, workers.len() as u32).await;
+        ProcessFleet {
+            dispatcher,
+            workers,
+        }
+    }
+
+    /// The largest worker peak RSS so far, in kB.
+    pub fn worker_peak_kb(&self) -> u64 {
+        self.workers
+            .iter()
+            .filter_map(|w| w.id())
+            .map(peak_rss_kb)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The dispatcher's peak RSS so far, in kB.
+    pub fn dispatcher_peak_kb(&self) -> u64 {
+        self.dispatcher.id().map_or(0, peak_rss_kb)
+    }
+
+    /// SIGTERM to every process, workers first.
+    pub async fn stop(self) {
+        for worker in self.workers {
+            stop(worker).await;
+        }
+        stop(self.dispatcher).await;
+    }
+}

@@ -35,6 +35,11 @@ where
     }
 }
 
+/// (entity type, date time, seen ids) as read from `integrating_entity_status`.
+type CursorRow = (String, Option<NaiveDateTime>, Option<String>);
+/// (id, state, attempt, lease owner, last error) of a live job.
+type LiveJob = (i64, String, i32, Option<String>, Option<String>);
+
 /// One reading of one cursor row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CursorSample {
@@ -65,15 +70,14 @@ impl CursorWatch {
             let (samples, stop) = (samples.clone(), stop.clone());
             async move {
                 while !stop.is_cancelled() {
-                    let rows: Result<Vec<(String, Option<NaiveDateTime>, Option<String>)>, _> =
-                        sqlx::query_as(
-                            "SELECT entity_type, read_upto_date_time, read_upto_seen_ids::text
+                    let rows: Result<Vec<CursorRow>, _> = sqlx::query_as(
+                        "SELECT entity_type, read_upto_date_time, read_upto_seen_ids::text
                                FROM integrating_entity_status WHERE integration_system_id = $1
                               ORDER BY entity_type",
-                        )
-                        .bind(tenant)
-                        .fetch_all(&pool)
-                        .await;
+                    )
+                    .bind(tenant)
+                    .fetch_all(&pool)
+                    .await;
                     if let Ok(rows) = rows {
                         let mut all = samples.lock().unwrap();
                         all.extend(rows.into_iter().map(|(entity, date_time, seen_ids)| {
@@ -211,7 +215,7 @@ pub async fn wait_for_quiescence(fleet: &ChaosFleet, backlog: &Backlog, within: 
         .await
         .unwrap();
     until("every job to end", within, || async {
-        let live: Vec<(i64, String, i32, Option<String>, Option<String>)> = sqlx::query_as(
+        let live: Vec<LiveJob> = sqlx::query_as(
             "SELECT id, state, attempt, lease_owner, last_error FROM int_job
               WHERE integration_system_id = $1 AND state IN ('scheduled', 'queued', 'running')",
         )
@@ -332,8 +336,9 @@ pub async fn assert_invariants(fleet: &ChaosFleet, backlog: &Backlog, poisoned: 
 
 /// The tenant's live jobs and the outbox backlog, for a timed-out wait's message.
 pub async fn fleet_status(fleet: &ChaosFleet, tenant: IntegrationSystemId) -> String {
-    let live: Result<Vec<(i64, String, String, i32, Option<String>)>, _> = sqlx::query_as(
-        "SELECT id, trigger, state, attempt, lease_owner FROM int_job
+    type Live = (i64, String, String, i32, Option<String>, Option<String>);
+    let live: Result<Vec<Live>, _> = sqlx::query_as(
+        "SELECT id, trigger, state, attempt, lease_owner, queued_at::text FROM int_job
           WHERE integration_system_id = $1 AND state IN ('scheduled', 'queued', 'running')",
     )
     .bind(tenant)
@@ -369,7 +374,7 @@ pub async fn fleet_status(fleet: &ChaosFleet, tenant: IntegrationSystemId) -> St
         Err(e) => Err(e.to_string()),
     };
     format!(
-        "live jobs (id, trigger, state, attempt, owner) {live:?}, outbox rows {outbox:?}, \
+        "live jobs (id, trigger, state, attempt, owner, queued at) {live:?}, outbox rows {outbox:?}, \
          {queue} (ready messages, consumers) {broker:?}"
     )
 }
