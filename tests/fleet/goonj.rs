@@ -199,3 +199,22 @@ async fn adding_the_missing_answer_mapping_then_running_the_error_job_clears_the
         .expect("the demand synced");
     assert_eq!(subject["observations"]["Type of Disaster"], "Flood");
 }
+
+#[tokio::test]
+async fn a_salesforce_login_outage_is_retried_like_any_other_call() {
+    let w = world("GoonjDemand").await;
+    w.salesforce
+        .seed_demands(3, chrono::Utc::now() - chrono::Duration::days(1));
+    w.salesforce.faults().update(|plan| {
+        plan.fail_next = 1;
+        plan.error_status = Some(503);
+        plan.throttle_next = 1;
+        plan.path_contains = Some("oauth2/token".into());
+    });
+    assert_eq!(
+        w.run_main_job().await,
+        "succeeded",
+        "a 503 then a 429 from the login endpoint are an outage, not bad credentials"
+    );
+    assert_eq!(w.avni.subject_count(), 3);
+}

@@ -145,7 +145,22 @@ impl SalesforceClient {
                 source,
             })?;
         let status = response.status().as_u16();
+        let retry_after = parse_retry_after(
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+        );
         let body = response.text().await.unwrap_or_default();
+        // An outage or throttling of the login endpoint is retried like any other call; only
+        // a refusal of the credentials (4xx) is a login failure.
+        if status >= 500 || status == 429 {
+            return Err(SalesforceError::Http {
+                status,
+                body,
+                retry_after,
+            });
+        }
         if !(200..300).contains(&status) {
             return Err(SalesforceError::Login(http_message(
                 status,
