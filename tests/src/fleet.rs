@@ -125,6 +125,7 @@ impl TestApp {
             },
             http_timeout: Duration::from_secs(5),
             http_bind: Some(([127, 0, 0, 1], 0).into()),
+            consumer_watchdog: Duration::from_secs(5),
         }
     }
 

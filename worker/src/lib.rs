@@ -64,6 +64,9 @@ pub struct WorkerConfig {
     pub http_timeout: Duration,
     /// `/metrics`, `/healthz`, `/readyz` (`WORKER_HTTP_PORT`, default 6014; port 0 picks one).
     pub http_bind: Option<std::net::SocketAddr>,
+    /// A worker with a free job slot that received nothing for this long while its queues hold
+    /// ready messages re-subscribes (`CONSUMER_WATCHDOG_SECS`, default 30).
+    pub consumer_watchdog: Duration,
 }
 
 impl WorkerConfig {
@@ -115,6 +118,7 @@ impl WorkerConfig {
                 timeout: Duration::from_secs(10),
             },
             http_timeout,
+            consumer_watchdog: env.seconds("CONSUMER_WATCHDOG_SECS", Duration::from_secs(30))?,
             http_bind: Some(std::net::SocketAddr::new(
                 env.parse(
                     "WORKER_HTTP_BIND_ADDRESS",

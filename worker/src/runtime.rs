@@ -119,6 +119,9 @@ impl Worker {
             let connected = self.metrics.broker_connected.with_label_values(&["worker"]);
             connected.set(1);
 
+            let mut watchdog = tokio::time::interval(self.config.consumer_watchdog);
+            watchdog.reset();
+            let mut last_delivery = std::time::Instant::now();
             loop {
                 // Take a delivery only when a job slot is free.
                 let permit = tokio::select! {
@@ -130,8 +133,21 @@ impl Worker {
                 };
                 let delivery = tokio::select! {
                     delivery = consumers.next() => delivery,
+                    _ = watchdog.tick() => {
+                        // A slot is free (we hold its permit) yet nothing came: after a broker
+                        // crash a consumer can stay registered but never be fed. Seen in the
+                        // chaos suite; re-subscribing on a new connection recovers.
+                        if last_delivery.elapsed() >= self.config.consumer_watchdog
+                            && self.messages_waiting(&connection).await
+                        {
+                            tracing::warn!("messages wait in the queues but none reach this worker; re-subscribing");
+                            break;
+                        }
+                        continue;
+                    }
                     _ = shutdown.cancelled() => break,
                 };
+                last_delivery = std::time::Instant::now();
                 match delivery {
                     Some(Ok(delivery)) => {
                         let worker = self.clone();
@@ -221,6 +237,22 @@ impl Worker {
             // duplicate.
             tracing::debug!(%error, "could not settle a delivery; it will be redelivered");
         }
+    }
+
+    /// True when a queue this worker consumes holds ready messages (a passive declare on a
+    /// channel of its own; any failure reads as "no", the connection loop handles losses).
+    async fn messages_waiting(&self, connection: &Connection) -> bool {
+        let queues: Vec<String> = self
+            .config
+            .topology
+            .queues(&self.registry.names())
+            .collect();
+        let read = tokio::time::timeout(
+            Duration::from_secs(5),
+            avni_int_shared::broker::depth::read(connection, &queues),
+        )
+        .await;
+        matches!(read, Ok(Ok(depths)) if depths.iter().any(|d| d.messages.unwrap_or(0) > 0))
     }
 
     async fn connect_and_consume(&self) -> Result<(Connection, SelectAll<Consumer>), ConsumeError> {

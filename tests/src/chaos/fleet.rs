@@ -185,6 +185,7 @@ impl ChaosFleet {
             .env("WORKER_MODULES", "goonj")
             .env("WORKER_CONCURRENCY", "2")
             .env("WORKER_HTTP_PORT", "0")
+            .env("CONSUMER_WATCHDOG_SECS", "2")
             .env("JOB_LEASE_SECS", LEASE_SECS.to_string())
             .env(
                 "JOB_TIME_BUDGET_SECS",
@@ -257,6 +258,7 @@ impl ChaosFleet {
             },
             http_timeout,
             http_bind: None,
+            consumer_watchdog: Duration::from_secs(2),
         };
         let shutdown = CancellationToken::new();
         let worker = Worker::build(config, registry).unwrap();
