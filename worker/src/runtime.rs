@@ -39,6 +39,8 @@ enum ConsumeError {
     Topology(#[from] TopologyError),
     #[error("setting up consumers failed: {0}")]
     Broker(#[from] lapin::Error),
+    #[error("RabbitMQ did not finish setting up the consumers in time")]
+    SetupTimedOut,
 }
 
 impl Worker {
@@ -95,7 +97,14 @@ impl Worker {
         let mut connected_before = false;
 
         while !shutdown.is_cancelled() {
-            let (connection, mut consumers) = match self.connect_and_consume().await {
+            // A broker still recovering can accept the connection and then never answer a
+            // declare or consume (seen in the chaos suite after a restart): without a bound the
+            // worker would wait forever, subscribed to nothing. Give up and start over instead.
+            let setup =
+                tokio::time::timeout(self.config.consumer_watchdog, self.connect_and_consume())
+                    .await
+                    .unwrap_or_else(|_| Err(ConsumeError::SetupTimedOut));
+            let (connection, mut consumers) = match setup {
                 Ok(ok) => ok,
                 Err(error) => {
                     tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot consume from RabbitMQ; retrying");
