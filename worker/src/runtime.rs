@@ -99,12 +99,10 @@ impl Worker {
         while !shutdown.is_cancelled() {
             // A broker still recovering can accept the connection and then never answer a
             // declare or consume (seen in the chaos suite after a restart): without a bound the
-            // worker would wait forever, subscribed to nothing. Give up and start over instead.
-            let setup =
-                tokio::time::timeout(self.config.consumer_watchdog, self.connect_and_consume())
-                    .await
-                    .unwrap_or_else(|_| Err(ConsumeError::SetupTimedOut));
-            let (connection, mut consumers) = match setup {
+            // worker would wait forever, subscribed to nothing. Each step is bounded; a queue
+            // whose consume goes unanswered is retried later without holding up the others.
+            let setup = self.connect_and_consume().await;
+            let (connection, mut consumers, mut pending) = match setup {
                 Ok(ok) => ok,
                 Err(error) => {
                     tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot consume from RabbitMQ; retrying");
@@ -143,6 +141,9 @@ impl Worker {
                 let delivery = tokio::select! {
                     delivery = consumers.next() => delivery,
                     _ = watchdog.tick() => {
+                        if !pending.is_empty() {
+                            pending = self.subscribe_all(&connection, pending, &mut consumers).await;
+                        }
                         // A slot is free (we hold its permit) yet nothing came: after a broker
                         // crash a consumer can stay registered but never be fed. Seen in the
                         // chaos suite; re-subscribing on a new connection recovers.
@@ -264,28 +265,80 @@ impl Worker {
         matches!(read, Ok(Ok(depths)) if depths.iter().any(|d| d.messages.unwrap_or(0) > 0))
     }
 
-    async fn connect_and_consume(&self) -> Result<(Connection, SelectAll<Consumer>), ConsumeError> {
-        let connection =
-            broker::connect(&self.config.amqp_url, &format!("{} worker", self.config.id)).await?;
-        let channel = connection.create_channel().await?;
-        let modules = self.registry.names();
-        self.config.topology.declare(&channel, &modules).await?;
-        let prefetch = u16::try_from(self.config.concurrency).unwrap_or(u16::MAX);
-        channel
-            .basic_qos(prefetch, BasicQosOptions::default())
-            .await?;
-        let mut consumers = SelectAll::new();
-        for queue in self.config.topology.queues(&modules) {
-            let consumer = channel
-                .basic_consume(
-                    queue.as_str().into(),
-                    format!("{}:{queue}", self.config.id).as_str().into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
+    /// Connects, declares the topology and subscribes to every served queue, each on a channel
+    /// of its own. Returns the queues whose subscription did not complete in time (retried by
+    /// the watchdog); fails when none did.
+    async fn connect_and_consume(
+        &self,
+    ) -> Result<(Connection, SelectAll<Consumer>, Vec<String>), ConsumeError> {
+        let bound = self.config.consumer_watchdog;
+        let setup = async {
+            let connection =
+                broker::connect(&self.config.amqp_url, &format!("{} worker", self.config.id))
+                    .await?;
+            let channel = connection.create_channel().await?;
+            self.config
+                .topology
+                .declare(&channel, &self.registry.names())
                 .await?;
-            consumers.push(consumer);
+            let _ = channel.close(200, "declared".into()).await;
+            Ok::<_, ConsumeError>(connection)
+        };
+        let connection = tokio::time::timeout(bound, setup)
+            .await
+            .unwrap_or(Err(ConsumeError::SetupTimedOut))?;
+        let queues: Vec<String> = self
+            .config
+            .topology
+            .queues(&self.registry.names())
+            .collect();
+        let mut consumers = SelectAll::new();
+        let pending = self
+            .subscribe_all(&connection, queues, &mut consumers)
+            .await;
+        if consumers.is_empty() {
+            return Err(ConsumeError::SetupTimedOut);
         }
-        Ok((connection, consumers))
+        Ok((connection, consumers, pending))
+    }
+
+    /// Subscribes to each of `queues`, adding the consumers; returns those that failed or went
+    /// unanswered within the watchdog period.
+    async fn subscribe_all(
+        &self,
+        connection: &Connection,
+        queues: Vec<String>,
+        consumers: &mut SelectAll<Consumer>,
+    ) -> Vec<String> {
+        let mut pending = Vec::new();
+        for queue in queues {
+            let subscribe = async {
+                let channel = connection.create_channel().await?;
+                let prefetch = u16::try_from(self.config.concurrency).unwrap_or(u16::MAX);
+                channel
+                    .basic_qos(prefetch, BasicQosOptions::default())
+                    .await?;
+                channel
+                    .basic_consume(
+                        queue.as_str().into(),
+                        format!("{}:{queue}", self.config.id).as_str().into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+            };
+            match tokio::time::timeout(self.config.consumer_watchdog, subscribe).await {
+                Ok(Ok(consumer)) => consumers.push(consumer),
+                Ok(Err(error)) => {
+                    tracing::warn!(%queue, %error, "cannot consume this queue yet; retrying");
+                    pending.push(queue);
+                }
+                Err(_) => {
+                    tracing::warn!(%queue, "RabbitMQ did not answer the subscription; retrying");
+                    pending.push(queue);
+                }
+            }
+        }
+        pending
     }
 }
