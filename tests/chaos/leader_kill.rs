@@ -37,7 +37,12 @@ async fn killing_the_leader_mid_run_hands_over_and_loses_nothing() {
         )
         .await;
         let before = progress_past(&fleet, &backlog, at, Duration::from_secs(40)).await;
-        assert!(before < 1.0, "the kill comes mid-run ({before:.2})");
+        // The first kill must land mid-run. On a quiet machine the rest of the backlog can be
+        // done before the second: that kill still has to hand over (checked below), just with
+        // less left to sync.
+        if round == 1 {
+            assert!(before < 1.0, "the first kill comes mid-run ({before:.2})");
+        }
         dispatchers.remove(leader).kill();
         // A new standby joins, as an orchestrator would restart the dead replica.
         dispatchers.push(fleet.start_dispatcher().await);
