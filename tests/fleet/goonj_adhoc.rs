@@ -8,7 +8,7 @@ use avni_int_shared::store::adhoc_tasks::ist_wall_clock;
 use avni_int_shared::store::cursors::{self, Cursor};
 use avni_int_shared::store::Store;
 use avni_int_tests::admin_client::AdminClient;
-use avni_int_tests::fleet::{TestApp, INT_ENV};
+use avni_int_tests::fleet::{TestApp, INT_ENV, PING_KEY};
 use avni_int_tests::goonj_world::{goonj, reqwest_client, world, GoonjWorld};
 use avni_int_tests::sim::avni::SeedSubject;
 use avni_int_tests::sim::faults::FaultPlan;
@@ -497,6 +497,32 @@ async fn goonj_adhoc_failing_step_marks_the_task_error() {
     let (id, _, _) = task_row(&w.app, &uuid).await;
     let jobs = task_jobs(&w.app, id).await;
     assert_eq!(jobs[0].0, "failed", "{jobs:?}");
+
+    // The failed task did not touch the tenant's healthcheck: after a scheduled run, the check
+    // has that run's start and end only (an ad-hoc ping would have been sent before it).
+    w.salesforce.faults().set(FaultPlan::default());
+    w.run_main_job().await;
+    let check = format!("/{PING_KEY}/goonj");
+    let pings = avni_int_tests::poll::until(
+        "the main run's healthcheck pings",
+        std::time::Duration::from_secs(10),
+        || async {
+            let pings: Vec<String> = w
+                .app
+                .healthchecks
+                .paths()
+                .into_iter()
+                .filter(|p| *p == check || p.starts_with(&format!("{check}/")))
+                .collect();
+            (pings.len() >= 2).then_some(pings)
+        },
+    )
+    .await;
+    assert_eq!(
+        pings,
+        [format!("{check}/start"), check.clone()],
+        "{pings:?}"
+    );
 }
 
 #[tokio::test]

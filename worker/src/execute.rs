@@ -88,9 +88,14 @@ impl Worker {
         .await;
         let (outcome, pings) = match tenant {
             Ok(Some(tenant)) => {
-                let pings = module
-                    .healthcheck_slug(job.kind, &tenant)
-                    .and_then(|slug| self.healthchecks.check(&slug));
+                // An ad-hoc job is off the schedule its module's check expects: pinging would
+                // page ops for a task whose outcome is the task's own status, and shift the
+                // check's timer. Only scheduled (and run-now) jobs ping.
+                let slug = match job.adhoc_task_id {
+                    Some(_) => None,
+                    None => module.healthcheck_slug(job.kind, &tenant),
+                };
+                let pings = slug.and_then(|slug| self.healthchecks.check(&slug));
                 if job.trigger != JobTrigger::Continuation {
                     if let Some(p) = &pings {
                         p.send(Ping::Start);
