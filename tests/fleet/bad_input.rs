@@ -4,7 +4,9 @@
 //! classified error with its payload, the cursor moving past it; a bad response is retried
 //! within the job or fails the job cleanly (Bugsnag, cursor unchanged) until it passes.
 
-use avni_int_tests::goonj_world::{world, GoonjWorld};
+use avni_int_shared::store::errors::keyless_entity_id;
+use avni_int_shared::JobKind;
+use avni_int_tests::goonj_world::{world, ErrorRow, GoonjWorld};
 use avni_int_tests::sim::faults::FaultPlan;
 use avni_int_tests::sim::goonj::{sf_datetime, GoonjSim};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
@@ -82,6 +84,28 @@ enum Expect {
 }
 
 type Mutation = Box<dyn Fn(&mut Map<String, Value>)>;
+
+/// The error job leaves the error of a record that had no id (`(no DemandId) …`) as it is, for
+/// a human to fix at the source: with nothing to fetch it by, it must neither delete it as gone
+/// nor record it as deleted in Avni.
+async fn assert_error_job_keeps_keyless_errors(w: &GoonjWorld, id_field: &str) {
+    // The errors of this feed's keyless records: "(no <id field>) <time>".
+    let prefix = keyless_entity_id(id_field, "");
+    let keyless = |errors: Vec<ErrorRow>| -> Vec<ErrorRow> {
+        errors
+            .into_iter()
+            .filter(|e| e.0.starts_with(prefix.trim_end()))
+            .collect()
+    };
+    let before = keyless(w.errors().await);
+    assert_eq!(
+        before.len(),
+        1,
+        "{id_field}: one record had no id: {before:?}"
+    );
+    assert_eq!(w.run_job(JobKind::Error).await, "succeeded", "{id_field}");
+    assert_eq!(keyless(w.errors().await), before, "{id_field}");
+}
 
 /// (label, change to a good record, expected outcome).
 fn record_corpus(feed: &SfFeed) -> Vec<(&'static str, Mutation, Expect)> {
@@ -285,6 +309,8 @@ async fn run_record_corpus(w: &GoonjWorld, feed: &SfFeed) {
         "{}: the cursor passed every record",
         feed.entity
     );
+
+    assert_error_job_keeps_keyless_errors(w, feed.id_field).await;
 
     // A second run reads nothing new and fails nothing again.
     let logs = error_log_count(w).await;
@@ -625,6 +651,7 @@ async fn bad_input_avni_records_become_classified_errors_and_the_cursor_passes_t
     assert_eq!(w.run_main_job().await, "succeeded");
     assert!(w.salesforce.activity(&later).is_some(), "reading goes on");
     assert!(!wrong, "{table:#?}");
+    assert_error_job_keeps_keyless_errors(&w, "ID").await;
 }
 
 /// (path the fault applies to, tasks' cursor entity).

@@ -26,6 +26,21 @@ impl FailedEntity {
     }
 }
 
+/// The entity id an error is recorded under when the record has no id of its own
+/// (`(no DemandId) 2026-11-28T10:00:00Z`): unique enough to keep one error per such record, and
+/// readable in the admin UI. Such an error can only be fixed at the source.
+pub fn keyless_entity_id(id_field: &str, stamp: &str) -> String {
+    format!("{KEYLESS_PREFIX}{id_field}) {stamp}")
+}
+
+/// Whether an error's entity id was made by [`keyless_entity_id`]: there is nothing to fetch
+/// the record by.
+pub fn is_keyless_entity_id(id: &str) -> bool {
+    id.starts_with(KEYLESS_PREFIX)
+}
+
+const KEYLESS_PREFIX: &str = "(no ";
+
 /// A module's error type definition, seeded into each tenant (name is the key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorTypeDef {
@@ -378,4 +393,23 @@ pub async fn logged_by_type_since(
     .bind(since)
     .fetch_all(pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyless_ids_are_told_apart_from_real_ones() {
+        let id = keyless_entity_id("DemandId", "2026-11-28T10:00:00Z");
+        assert_eq!(id, "(no DemandId) 2026-11-28T10:00:00Z");
+        assert!(is_keyless_entity_id(&id));
+        for real in [
+            "a0B5jPjO5000005EAG",
+            "6b0b3f5e-5c1e-4c52-9a0e-0d0c6a1f2b3c",
+            "12345",
+        ] {
+            assert!(!is_keyless_entity_id(real), "{real}");
+        }
+    }
 }

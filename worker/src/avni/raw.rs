@@ -97,7 +97,7 @@ impl<T> Raw<T> {
         let (last_modified, stamp, time_problem) = read_last_modified(head.audit);
         let (id, id_problem) = match head.id.map(RawValue::get) {
             None | Some("null" | "\"\"") => (
-                format!("(no ID) {}", stamp.unwrap_or_default()),
+                avni_int_shared::store::errors::keyless_entity_id("ID", &stamp.unwrap_or_default()),
                 Some("ID is missing".to_owned()),
             ),
             Some(text) => match serde_json::from_str::<String>(text) {

@@ -273,6 +273,13 @@ async fn retry_one(run: &GoonjRun, record: &DueRecord) -> Result<Verdict, StepEr
         )));
     };
     let id = record.entity_id.as_str();
+    if error_store::is_keyless_entity_id(id) {
+        // Nothing to fetch it by: kept for a human to fix at the source (once fixed there, the
+        // record is changed, so the main job reads it again under its id).
+        return Ok(Verdict::Unsupported(format!(
+            "{type_name} {id} has no id to fetch it by"
+        )));
+    }
     if let Some(fetch) = kind.single_fetch() {
         let feed = match run
             .salesforce

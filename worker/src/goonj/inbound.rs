@@ -236,7 +236,10 @@ fn check_record<F: InboundFeed>(
                 other => other.to_string(),
             });
             (
-                format!("(no {}) {}", F::ID_FIELD, when.unwrap_or_default()),
+                avni_int_shared::store::errors::keyless_entity_id(
+                    F::ID_FIELD,
+                    &when.unwrap_or_default(),
+                ),
                 Some(format!("{} is missing", F::ID_FIELD)),
             )
         }
