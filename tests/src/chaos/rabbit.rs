@@ -99,9 +99,13 @@ impl PrivateRabbit {
                     self.output_tail()
                 );
             }
+            // `connect` is bounded (shared::broker::CONNECT_TIMEOUT); the close is bounded here
+            // because a node still booting may never answer it.
             if let Ok(conn) = avni_int_shared::broker::connect(&self.url(), "chaos-readiness").await
             {
-                let _ = conn.close(200, "ready".into()).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), conn.close(200, "ready".into()))
+                        .await;
                 return;
             }
             assert!(
@@ -141,7 +145,9 @@ impl PrivateRabbit {
 
     /// Stops the node and starts it again on the same data.
     pub async fn restart(&mut self, how: Stop) {
+        eprintln!("{how:?}: stopping {} at {}", self.node, chrono::Utc::now());
         self.stop(how).await;
+        eprintln!("{how:?}: stopped, starting again at {}", chrono::Utc::now());
         self.start_again().await;
     }
 
