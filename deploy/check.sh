@@ -4,7 +4,7 @@
 #   - promtool check config deploy/prometheus/prometheus.yml   (also loads the rule file)
 #   - docker compose -f deploy/compose.yaml config -q           (only when docker compose exists)
 # The structural checks (services, probes, grace periods, metric names against the code) are in
-# tests/deploy_files.rs, which the test suite runs.
+# tests/deploy_files/, which the test suite runs.
 #
 # promtool comes from Debian's `prometheus` package; when it is missing it is installed with
 # apt-get (root or sudo needed) WITHOUT starting the Prometheus daemon the package ships: a
