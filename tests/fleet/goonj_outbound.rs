@@ -1,7 +1,7 @@
 //! Avni → Salesforce (contracts/goonj.md §4): activities, distributions and dispatch receipts
 //! read from the Avni simulator and upserted into the Goonj Salesforce simulator.
 
-use avni_int_tests::goonj_world::{world, GoonjWorld};
+use avni_int_tests::goonj_world::{receipt_observations, world, GoonjWorld};
 use avni_int_tests::sim::avni::{SeedEncounter, SeedSubject};
 use avni_int_tests::sim::goonj::Rejection;
 use chrono::{DateTime, Duration, Utc};
@@ -47,15 +47,7 @@ fn seed_receipt(w: &GoonjWorld, dispatch_id: &str, type_of_material: &str) -> (S
     });
     let encounter = w.avni.seed_encounter(SeedEncounter {
         encounter_date_time: Some(yesterday()),
-        observations: obs(json!({
-            "Dispatch Status Id": dispatch_id,
-            "Dispatch Received Date": "2023-06-03T18:30:00.000Z",
-            "Received Material": [{
-                "Dispatch Line Item Id": format!("{dispatch_id}-L1"),
-                "Type Of Material": type_of_material, "Kit Name": "Family kit",
-                "Quantity as per dispatch": 10, "Quantity matching": "Yes"
-            }]
-        })),
+        observations: receipt_observations(dispatch_id, type_of_material),
         created_at: Some(yesterday()),
         ..SeedEncounter::new("Dispatch receipt", &subject)
     });

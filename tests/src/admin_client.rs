@@ -5,6 +5,21 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::net::SocketAddr;
 
+/// The keys of a Spring Data `Page` as the original's list endpoints serialise it.
+pub const SPRING_PAGE_FIELDS: &[&str] = &[
+    "content",
+    "pageable",
+    "totalElements",
+    "totalPages",
+    "last",
+    "first",
+    "size",
+    "number",
+    "sort",
+    "numberOfElements",
+    "empty",
+];
+
 #[derive(Clone)]
 pub struct AdminClient {
     pub base: String,

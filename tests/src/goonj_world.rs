@@ -7,7 +7,26 @@ use crate::sim::goonj::{generate::PLACES, GoonjSim, GoonjSimConfig};
 use avni_int_shared::{IntegrationSystemId, JobKind, ModuleName};
 use avni_int_worker::goonj::Goonj;
 use avni_int_worker::module::Registry;
+use serde_json::{json, Map, Value};
 use std::time::Duration;
+
+/// The observations of a well-formed dispatch receipt for `dispatch_id`: one received line of
+/// `type_of_material` ("Kit" in most tests), matching the dispatch.
+pub fn receipt_observations(dispatch_id: &str, type_of_material: &str) -> Map<String, Value> {
+    let observations = json!({
+        "Dispatch Status Id": dispatch_id,
+        "Dispatch Received Date": "2023-06-03T18:30:00.000Z",
+        "Received Material": [{
+            "Dispatch Line Item Id": format!("{dispatch_id}-L1"),
+            "Type Of Material": type_of_material, "Kit Name": "Family kit",
+            "Quantity as per dispatch": 10, "Quantity matching": "Yes"
+        }]
+    });
+    match observations {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
 
 pub struct GoonjWorld {
     pub app: TestApp,

@@ -2,7 +2,7 @@
 //! search, and the PUT that only switches processingDisabled.
 
 use super::{entity_ids, keys, set, world};
-use avni_int_tests::admin_client::AdminClient;
+use avni_int_tests::admin_client::{AdminClient, SPRING_PAGE_FIELDS};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -25,20 +25,6 @@ const LOG_FIELDS: &[&str] = &[
     "integrationSystemInstance",
 ];
 
-const PAGE_FIELDS: &[&str] = &[
-    "content",
-    "pageable",
-    "totalElements",
-    "totalPages",
-    "last",
-    "first",
-    "size",
-    "number",
-    "sort",
-    "numberOfElements",
-    "empty",
-];
-
 async fn search(client: &AdminClient, path: &str) -> (Vec<String>, i64) {
     let (status, page) = client.get(path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {page}");
@@ -53,7 +39,7 @@ async fn admin_errors_log_list_has_springs_page_shape_the_exact_fields_and_the_a
         .get("/int/errorRecordLog?page=0&size=10&sort=loggedAt,DESC")
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(keys(&page), set(PAGE_FIELDS));
+    assert_eq!(keys(&page), set(SPRING_PAGE_FIELDS));
     assert_eq!(page["totalElements"], 4, "one row per log of tenant A");
     assert_eq!(page["number"], 0);
     assert_eq!(page["size"], 10);

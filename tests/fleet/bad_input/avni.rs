@@ -5,7 +5,7 @@ use super::{
     assert_error_job_keeps_keyless_errors, assert_failed_cleanly, assert_no_panic, error_log_count,
     huge, obs, whole_seconds, Expect, Mutation,
 };
-use avni_int_tests::goonj_world::{world, GoonjWorld};
+use avni_int_tests::goonj_world::{receipt_observations, world, GoonjWorld};
 use avni_int_tests::sim::avni::{SeedEncounter, SeedSubject};
 use avni_int_tests::sim::faults::FaultPlan;
 use chrono::{DateTime, Duration, Utc};
@@ -371,15 +371,7 @@ fn seed_receipt(w: &GoonjWorld, dispatch_id: &str, at: DateTime<Utc>) -> String 
     });
     w.avni.seed_encounter(SeedEncounter {
         encounter_date_time: Some(at),
-        observations: obs(json!({
-            "Dispatch Status Id": dispatch_id,
-            "Dispatch Received Date": "2023-06-03T18:30:00.000Z",
-            "Received Material": [{
-                "Dispatch Line Item Id": format!("{dispatch_id}-L1"),
-                "Type Of Material": "Kit", "Kit Name": "Family kit",
-                "Quantity as per dispatch": 10, "Quantity matching": "Yes"
-            }]
-        })),
+        observations: receipt_observations(dispatch_id, "Kit"),
         created_at: Some(at),
         ..SeedEncounter::new("Dispatch receipt", &subject)
     })

@@ -5,7 +5,7 @@
 use super::goonj::{Backlog, BacklogRun};
 use super::process::Binaries;
 use super::raw_sim::{avni_token, in_child, salesforce_token};
-use crate::goonj_world::{world, GoonjWorld};
+use crate::goonj_world::{receipt_observations, world, GoonjWorld};
 use crate::sim::avni::{SeedEncounter, SeedSubject};
 use serde_json::json;
 use std::path::Path;
@@ -54,18 +54,9 @@ pub fn seed_receipts(w: &GoonjWorld, n: usize) {
             created_at: Some(yesterday),
             ..SeedSubject::new("Dispatch")
         });
-        let observations = json!({
-            "Dispatch Status Id": dispatch_id,
-            "Dispatch Received Date": "2023-06-03T18:30:00.000Z",
-            "Received Material": [{
-                "Dispatch Line Item Id": format!("{dispatch_id}-L1"),
-                "Type Of Material": "Kit", "Kit Name": "Family kit",
-                "Quantity as per dispatch": 10, "Quantity matching": "Yes"
-            }]
-        });
         w.avni.seed_encounter(SeedEncounter {
             encounter_date_time: Some(yesterday),
-            observations: observations.as_object().cloned().unwrap_or_default(),
+            observations: receipt_observations(&dispatch_id, "Kit"),
             created_at: Some(yesterday),
             ..SeedEncounter::new("Dispatch receipt", &subject)
         });

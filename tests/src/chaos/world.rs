@@ -3,11 +3,11 @@
 //! a few of each deliberately bad, for one Goonj tenant scheduled every second.
 
 use super::fleet::ChaosFleet;
-use crate::goonj_world::add_goonj_metadata;
+use crate::goonj_world::{add_goonj_metadata, receipt_observations};
 use crate::sim::avni::{AvniSim, AvniSimConfig, SeedEncounter, SeedSubject};
 use crate::sim::goonj::{GoonjSim, GoonjSimConfig, Rejection};
 use avni_int_shared::IntegrationSystemId;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Every this many records one is bad (a demand without an address, a receipt Salesforce's
 /// validation rule rejects).
@@ -194,18 +194,9 @@ fn seed_receipts(avni: &AvniSim, salesforce: &GoonjSim, n: usize) -> (Vec<String
             created_at: Some(at),
             ..SeedSubject::new("Dispatch")
         });
-        let observations = json!({
-            "Dispatch Status Id": dispatch_id,
-            "Dispatch Received Date": "2023-06-03T18:30:00.000Z",
-            "Received Material": [{
-                "Dispatch Line Item Id": format!("{dispatch_id}-L1"),
-                "Type Of Material": "Kit", "Kit Name": "Family kit",
-                "Quantity as per dispatch": 10, "Quantity matching": "Yes"
-            }]
-        });
         let encounter = avni.seed_encounter(SeedEncounter {
             encounter_date_time: Some(at),
-            observations: observations.as_object().cloned().unwrap_or_default(),
+            observations: receipt_observations(&dispatch_id, "Kit"),
             created_at: Some(at),
             ..SeedEncounter::new("Dispatch receipt", &subject)
         });
