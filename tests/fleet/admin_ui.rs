@@ -9,7 +9,6 @@ use avni_int_tests::goonj_world::{goonj, reqwest_client, world};
 use avni_int_worker::goonj::Goonj;
 use avni_int_worker::module::Registry;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 use std::time::Duration;
 
 const EMAIL: &str = "night-ops@example.org";
@@ -174,28 +173,8 @@ async fn admin_ui_refuses_a_bad_password_and_a_form_without_the_sessions_token()
 
 #[tokio::test]
 async fn admin_ui_ops_add_the_missing_mapping_and_retry_until_the_error_is_gone() {
-    // As tests/fleet/goonj.rs: a coded field whose answer is not mapped yet.
     let w = world("GoonjDemand").await;
-    w.avni.add_concept(
-        "Type of Disaster",
-        Some(&["Flood", "Cyclone", "Drought", "Earthquake"]),
-    );
-    w.add_mappings("Demand", &[("TypeOfDisaster", "Type of Disaster")])
-        .await;
-    sqlx::query(
-        "UPDATE mapping_metadata SET data_type_hint = 'Coded'
-          WHERE integration_system_id = $1 AND int_system_value = 'TypeOfDisaster'",
-    )
-    .bind(w.tenant)
-    .execute(w.app.db.pool())
-    .await
-    .unwrap();
-    let start = chrono::Utc::now() - chrono::Duration::days(1);
-    w.salesforce.seed_demand(json!({
-        "DemandId": "a0B000000000FLOOD", "DemandName": "Flood kits", "State": "Bihar",
-        "District": "Patna", "IsVoided": false, "TypeOfDisaster": "Flood",
-        "LastUpdatedDateTime": start.to_rfc3339(),
-    }));
+    w.seed_demand_with_unmapped_answer().await;
     assert_eq!(w.run_main_job().await, "succeeded");
     assert_eq!(w.errors().await.len(), 1);
 

@@ -147,27 +147,7 @@ async fn a_gateway_that_keeps_failing_becomes_bad_gateway_errors_the_error_job_c
 #[tokio::test]
 async fn adding_the_missing_answer_mapping_then_running_the_error_job_clears_the_error() {
     let w = world("GoonjDemand").await;
-    w.avni.add_concept(
-        "Type of Disaster",
-        Some(&["Flood", "Cyclone", "Drought", "Earthquake"]),
-    );
-    // TypeOfDisaster is a coded field, but no answer is mapped yet.
-    w.add_mappings("Demand", &[("TypeOfDisaster", "Type of Disaster")])
-        .await;
-    sqlx::query(
-        "UPDATE mapping_metadata SET data_type_hint = 'Coded'
-          WHERE integration_system_id = $1 AND int_system_value = 'TypeOfDisaster'",
-    )
-    .bind(w.tenant)
-    .execute(w.app.db.pool())
-    .await
-    .unwrap();
-    let start = chrono::Utc::now() - chrono::Duration::days(1);
-    w.salesforce.seed_demand(json!({
-        "DemandId": "a0B000000000FLOOD", "DemandName": "Flood kits", "State": "Bihar",
-        "District": "Patna", "IsVoided": false, "TypeOfDisaster": "Flood",
-        "LastUpdatedDateTime": start.to_rfc3339(),
-    }));
+    w.seed_demand_with_unmapped_answer().await;
     assert_eq!(w.run_main_job().await, "succeeded");
     let errors = w.errors().await;
     assert_eq!(errors.len(), 1, "{errors:?}");

@@ -55,6 +55,41 @@ impl Running {
     }
 }
 
+/// A dispatcher for tests: production's logic on test clocks (ticks of 100 ms, a 2 s leader
+/// lease, the admin API on a free port) for one module.
+pub fn quick_dispatcher_config(
+    database_url: &str,
+    amqp_url: &str,
+    topology: avni_int_shared::broker::Topology,
+    module: ModuleSpec,
+) -> DispatcherConfig {
+    DispatcherConfig {
+        id: WorkerId::generate("dispatcher"),
+        database_url: database_url.to_owned(),
+        amqp_url: amqp_url.to_owned(),
+        topology,
+        catalog: vec![module],
+        int_env: Some(INT_ENV.to_owned()),
+        cron_offset: FixedOffset::east_opt(0).unwrap(),
+        leader_ttl: Duration::from_secs(2),
+        tick_interval: Duration::from_millis(100),
+        reload_interval: Duration::from_millis(200),
+        catch_up_window: Duration::from_secs(300),
+        relay_batch_size: 500,
+        relay_poll_interval: Duration::from_millis(500),
+        rescue_interval: Duration::from_millis(200),
+        max_attempts: 3,
+        stale_after: Duration::from_secs(600),
+        admin: avni_int_dispatcher::admin::AdminConfig {
+            bind: ([127, 0, 0, 1], 0).into(),
+            static_path: None,
+            session_ttl: Duration::from_secs(3600),
+            secure_cookies: false,
+        },
+        gauge_interval: Duration::from_millis(500),
+    }
+}
+
 impl TestApp {
     pub async fn new() -> Self {
         Self::with_delivery_limit(5).await
@@ -74,31 +109,12 @@ impl TestApp {
     }
 
     pub fn dispatcher_config(&self) -> DispatcherConfig {
-        DispatcherConfig {
-            id: WorkerId::generate("dispatcher"),
-            database_url: self.db.url.clone(),
-            amqp_url: amqp_url(),
-            topology: self.broker.topology.clone(),
-            catalog: vec![ModuleSpec::tenant_config(probe::name(), probe::SYSTEM_TYPE)],
-            int_env: Some(INT_ENV.to_owned()),
-            cron_offset: FixedOffset::east_opt(0).unwrap(),
-            leader_ttl: Duration::from_secs(2),
-            tick_interval: Duration::from_millis(100),
-            reload_interval: Duration::from_millis(200),
-            catch_up_window: Duration::from_secs(300),
-            relay_batch_size: 500,
-            relay_poll_interval: Duration::from_millis(500),
-            rescue_interval: Duration::from_millis(200),
-            max_attempts: 3,
-            stale_after: Duration::from_secs(600),
-            admin: avni_int_dispatcher::admin::AdminConfig {
-                bind: ([127, 0, 0, 1], 0).into(),
-                static_path: None,
-                session_ttl: Duration::from_secs(3600),
-                secure_cookies: false,
-            },
-            gauge_interval: Duration::from_millis(500),
-        }
+        quick_dispatcher_config(
+            &self.db.url,
+            &amqp_url(),
+            self.broker.topology.clone(),
+            ModuleSpec::tenant_config(probe::name(), probe::SYSTEM_TYPE),
+        )
     }
 
     pub fn worker_config(&self) -> WorkerConfig {

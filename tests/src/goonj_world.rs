@@ -161,6 +161,32 @@ impl GoonjWorld {
 }
 
 impl GoonjWorld {
+    /// Seeds demand `a0B000000000FLOOD` whose coded field TypeOfDisaster answers "Flood", with
+    /// the field mapped to Avni's coded concept but no answer mapped yet: the main job logs it
+    /// as AnswerMappingNotFoundForCodedConcept until a "Flood" answer mapping is added.
+    pub async fn seed_demand_with_unmapped_answer(&self) {
+        self.avni.add_concept(
+            "Type of Disaster",
+            Some(&["Flood", "Cyclone", "Drought", "Earthquake"]),
+        );
+        self.add_mappings("Demand", &[("TypeOfDisaster", "Type of Disaster")])
+            .await;
+        sqlx::query(
+            "UPDATE mapping_metadata SET data_type_hint = 'Coded'
+              WHERE integration_system_id = $1 AND int_system_value = 'TypeOfDisaster'",
+        )
+        .bind(self.tenant)
+        .execute(self.app.db.pool())
+        .await
+        .unwrap();
+        let start = chrono::Utc::now() - chrono::Duration::days(1);
+        self.salesforce.seed_demand(json!({
+            "DemandId": "a0B000000000FLOOD", "DemandName": "Flood kits", "State": "Bihar",
+            "District": "Patna", "IsVoided": false, "TypeOfDisaster": "Flood",
+            "LastUpdatedDateTime": start.to_rfc3339(),
+        }));
+    }
+
     /// Adds `Observations` mapping rows (Salesforce value, Avni value) to `group`, creating
     /// the type and group when missing.
     pub async fn add_mappings(&self, group: &str, rows: &[(&str, &str)]) {

@@ -9,7 +9,7 @@ pub use query::{get_log, list_logs, set_processing_disabled, ErrorLogJson, LogFi
 pub use retry::{retry_error_type, retry_record, RetryOutcome};
 
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{path_id, JsonBody, QueryParams};
 use super::paging::{Page, PageRequest};
 use super::session::CurrentUser;
 use super::AdminState;
@@ -38,12 +38,6 @@ pub fn routes() -> Router<AdminState> {
         )
         .route("/errorRecordLog/{id}", get(one).put(update))
         .route("/errorRecordLog/{id}/retry", post(retry_now))
-}
-
-/// A path id that is not a number names no row: 404, as an unknown id.
-pub(crate) fn path_id(text: &str, what: &str) -> Result<i32, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::not_found(format!("{what} {text}")))
 }
 
 async fn page_of(

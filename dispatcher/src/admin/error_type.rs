@@ -4,8 +4,8 @@
 //! error is of a type.
 
 use super::error::{check_len, check_present, ApiError};
-use super::error_log::{path_id, retry_error_type, RetryOutcome};
-use super::extract::{JsonBody, QueryParams};
+use super::error_log::{retry_error_type, RetryOutcome};
+use super::extract::{path_id, JsonBody, QueryParams};
 use super::paging::{Page, PageRequest};
 use super::session::CurrentUser;
 use super::AdminState;

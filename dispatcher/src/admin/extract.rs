@@ -8,6 +8,14 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use std::str::FromStr;
 
+/// A numeric path id; anything else names no row, so it is a 404 like an unknown id (`what`
+/// says which kind of row).
+pub(crate) fn path_id(text: &str, what: &str) -> Result<i32, ApiError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("{what} {text}")))
+}
+
 /// Bodies larger than this are refused before parsing (a mapping or a bundle entry is small).
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 

@@ -2,8 +2,7 @@
 //! original, which listed every tenant to every user, only the working tenant is ever visible.
 
 use super::error::ApiError;
-use super::extract::QueryParams;
-use super::mapping::named::path_id;
+use super::extract::{path_id, QueryParams};
 use super::paging::{Page, PageRequest};
 use super::session::CurrentUser;
 use super::AdminState;
@@ -81,7 +80,7 @@ async fn get_one(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationSystemJson>, ApiError> {
-    let id = path_id("integrationSystem", &id)?;
+    let id = path_id(&id, "integrationSystem")?;
     let page = PageRequest {
         page: 0,
         size: 1,

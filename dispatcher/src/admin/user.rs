@@ -2,7 +2,7 @@
 //! within the caller's tenant only; moving a user to another tenant is the operator's CLI.
 
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{path_id, JsonBody, QueryParams};
 use super::paging::{Page, PageRequest};
 use super::session::{self, CurrentUser, UserJson, USER_COLUMNS};
 use super::AdminState;
@@ -46,13 +46,6 @@ impl From<UsersError> for ApiError {
             UsersError::Hash(_) | UsersError::Database(_) => ApiError::Internal(error.to_string()),
         }
     }
-}
-
-/// A path id that is not a number names no user: 404 like any unknown id.
-fn path_id(text: &str) -> Result<i32, ApiError> {
-    text.trim()
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("user {text}")))
 }
 
 /// The user `id` if it belongs to `tenant` (voided ones too when `include_voided`).
@@ -140,7 +133,7 @@ async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<UserJson>, ApiError> {
     Ok(Json(
-        find(state.store.pool(), &user, path_id(&id)?, true).await?,
+        find(state.store.pool(), &user, path_id(&id, "user")?, true).await?,
     ))
 }
 
@@ -184,7 +177,7 @@ async fn update(
     JsonBody(body): JsonBody<UserUpdate>,
 ) -> Result<Json<UserJson>, ApiError> {
     let pool = state.store.pool();
-    let current = find(pool, &user, path_id(&id)?, false).await?;
+    let current = find(pool, &user, path_id(&id, "user")?, false).await?;
     check_own_tenant(&user, body.working_integration_system_id)?;
     if let Some(email) = body.email.filter(|e| e.trim() != current.email) {
         users::change_email(pool, current.id, &email).await?;
@@ -199,7 +192,7 @@ async fn void(
     Path(id): Path<String>,
 ) -> Result<Json<UserJson>, ApiError> {
     let pool = state.store.pool();
-    let target = find(pool, &user, path_id(&id)?, false).await?;
+    let target = find(pool, &user, path_id(&id, "user")?, false).await?;
     if target.id == user.user_id {
         return Err(ApiError::bad("id", "you cannot void yourself"));
     }

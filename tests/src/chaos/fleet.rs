@@ -4,7 +4,7 @@
 //! processes (a kill is SIGKILL), or in-process when a test needs a short HTTP timeout.
 
 use crate::database::TestDb;
-use crate::fleet::{Running, INT_ENV};
+use crate::fleet::{quick_dispatcher_config, Running};
 use avni_int_dispatcher::catalog::ModuleSpec;
 use avni_int_dispatcher::{Dispatcher, DispatcherConfig};
 use avni_int_shared::broker::{self, Publisher, Topology};
@@ -15,7 +15,6 @@ use avni_int_worker::module::Registry;
 use avni_int_worker::monitoring::bugsnag::BugsnagConfig;
 use avni_int_worker::monitoring::healthcheck::HealthcheckConfig;
 use avni_int_worker::{Worker, WorkerConfig};
-use chrono::FixedOffset;
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use std::process::Stdio;
 use std::time::Duration;
@@ -119,21 +118,6 @@ impl ChaosFleet {
     pub fn dispatcher_config(&self) -> DispatcherConfig {
         DispatcherConfig {
             id: WorkerId::generate("chaos-dispatcher"),
-            database_url: self.database_url.clone(),
-            amqp_url: self.amqp_url.clone(),
-            topology: self.topology.clone(),
-            catalog: vec![ModuleSpec::tenant_config(
-                crate::goonj_world::goonj(),
-                "Goonj",
-            )],
-            int_env: Some(INT_ENV.to_owned()),
-            cron_offset: FixedOffset::east_opt(0).unwrap(),
-            leader_ttl: Duration::from_secs(2),
-            tick_interval: Duration::from_millis(100),
-            reload_interval: Duration::from_millis(200),
-            catch_up_window: Duration::from_secs(300),
-            relay_batch_size: 500,
-            relay_poll_interval: Duration::from_millis(500),
             rescue_interval: Duration::from_millis(250),
             max_attempts: 5,
             // Production waits 600 s before re-publishing a waiting job whose message is gone.
@@ -141,13 +125,13 @@ impl ChaosFleet {
             // (during quorum queue recovery) and then not have the message: the job waits for
             // this re-publish. Short here, so the scenario finishes; the count is printed.
             stale_after: Duration::from_secs(8),
-            admin: avni_int_dispatcher::admin::AdminConfig {
-                bind: ([127, 0, 0, 1], 0).into(),
-                static_path: None,
-                session_ttl: Duration::from_secs(3600),
-                secure_cookies: false,
-            },
             gauge_interval: Duration::from_secs(5),
+            ..quick_dispatcher_config(
+                &self.database_url,
+                &self.amqp_url,
+                self.topology.clone(),
+                ModuleSpec::tenant_config(crate::goonj_world::goonj(), "Goonj"),
+            )
         }
     }
 

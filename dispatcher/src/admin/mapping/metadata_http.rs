@@ -4,9 +4,8 @@ use super::metadata::{
     create_mapping, get_mapping, list_mappings, mappings_by_ids, update_mapping, void_mapping,
     MappingFilter, MappingInput, MappingJson,
 };
-use super::named::path_id;
 use crate::admin::error::ApiError;
-use crate::admin::extract::{JsonBody, QueryParams};
+use crate::admin::extract::{path_id, JsonBody, QueryParams};
 use crate::admin::paging::{Page, PageRequest};
 use crate::admin::session::CurrentUser;
 use crate::admin::AdminState;
@@ -65,7 +64,7 @@ pub async fn get_one(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<MappingJson>, ApiError> {
-    let id = path_id("mappingMetadata", &id)?;
+    let id = path_id(&id, "mappingMetadata")?;
     Ok(Json(
         get_mapping(state.store.pool(), user.tenant, id).await?,
     ))
@@ -99,7 +98,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(input): JsonBody<MappingInput>,
 ) -> Result<Json<MappingJson>, ApiError> {
-    let id = path_id("mappingMetadata", &id)?;
+    let id = path_id(&id, "mappingMetadata")?;
     Ok(Json(
         update_mapping(state.store.pool(), user.tenant, id, &input).await?,
     ))
@@ -111,7 +110,7 @@ pub async fn delete(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<MappingJson>, ApiError> {
-    let id = path_id("mappingMetadata", &id)?;
+    let id = path_id(&id, "mappingMetadata")?;
     Ok(Json(
         void_mapping(state.store.pool(), user.tenant, id).await?,
     ))

@@ -3,7 +3,7 @@
 //! queries serves both, chosen by `NamedKind`.
 
 use crate::admin::error::{check_len, check_present, ApiError};
-use crate::admin::extract::{JsonBody, QueryParams};
+use crate::admin::extract::{path_id, JsonBody, QueryParams};
 use crate::admin::paging::{Page, PageRequest};
 use crate::admin::session::CurrentUser;
 use crate::admin::AdminState;
@@ -311,13 +311,6 @@ pub(crate) fn uuid_conflict(error: sqlx::Error) -> ApiError {
     }
 }
 
-/// A numeric path id; anything else is a 404 (no such row), as Spring's would be a 400/404.
-pub(crate) fn path_id(kind: &str, text: &str) -> Result<i32, ApiError> {
-    text.trim()
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("{kind} {text:?}")))
-}
-
 pub async fn list<const K: u8>(
     State(state): State<AdminState>,
     user: CurrentUser,
@@ -342,7 +335,7 @@ pub async fn get_one<const K: u8>(
     Path(id): Path<String>,
 ) -> Result<Json<NamedJson>, ApiError> {
     let kind = NamedKind::from_const(K);
-    let id = path_id(kind.label(), &id)?;
+    let id = path_id(&id, kind.label())?;
     Ok(Json(
         get_named(state.store.pool(), user.tenant, kind, id).await?,
     ))
@@ -382,7 +375,7 @@ pub async fn update<const K: u8>(
     JsonBody(input): JsonBody<NamedInput>,
 ) -> Result<Json<NamedJson>, ApiError> {
     let kind = NamedKind::from_const(K);
-    let id = path_id(kind.label(), &id)?;
+    let id = path_id(&id, kind.label())?;
     Ok(Json(
         save_named(state.store.pool(), user.tenant, kind, Some(id), &input).await?,
     ))
@@ -394,7 +387,7 @@ pub async fn delete<const K: u8>(
     Path(id): Path<String>,
 ) -> Result<Json<NamedJson>, ApiError> {
     let kind = NamedKind::from_const(K);
-    let id = path_id(kind.label(), &id)?;
+    let id = path_id(&id, kind.label())?;
     Ok(Json(
         void_named(state.store.pool(), user.tenant, kind, id).await?,
     ))

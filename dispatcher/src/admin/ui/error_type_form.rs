@@ -8,10 +8,10 @@ use super::failure::UiError;
 use super::flash::{redirect, Flash};
 use super::layout::{page, Tab};
 use crate::admin::error::ApiError;
-use crate::admin::error_log::path_id;
 use crate::admin::error_type::{
     create_error_type, get_error_type, update_error_type, ErrorTypeBody, ErrorTypeJson,
 };
+use crate::admin::extract::path_id;
 use crate::admin::AdminState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

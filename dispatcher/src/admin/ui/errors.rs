@@ -10,11 +10,10 @@ use super::layout::{empty, page, post_button, Tab};
 use super::pager;
 use crate::admin::error::ApiError;
 use crate::admin::error_log::{
-    list_logs, path_id, retry_record, set_processing_disabled, ErrorLogJson, LogFilter,
-    RetryOutcome,
+    list_logs, retry_record, set_processing_disabled, ErrorLogJson, LogFilter, RetryOutcome,
 };
 use crate::admin::error_type::{all_error_types, ErrorTypeJson};
-use crate::admin::extract::QueryParams;
+use crate::admin::extract::{path_id, QueryParams};
 use crate::admin::AdminState;
 use axum::extract::{Path, State};
 use axum::response::Response;

@@ -8,7 +8,7 @@ use super::flash::{redirect, Flash};
 use super::layout::{empty, page, Tab};
 use super::mappings::subnav;
 use crate::admin::error::ApiError;
-use crate::admin::error_log::path_id;
+use crate::admin::extract::path_id;
 use crate::admin::mapping::metadata::{
     create_mapping, get_mapping, update_mapping, MappingInput, MappingJson, DATA_TYPE_HINTS,
 };
